@@ -1,0 +1,188 @@
+package sli
+
+import "math"
+
+// Outcome tells what Add did with a point.
+type Outcome int
+
+const (
+	// Accepted means the events landed in the slot of their timestamp.
+	Accepted Outcome = iota
+	// TooOld means the timestamp is older than every window the group keeps.
+	TooOld
+	// Future means the timestamp is further ahead of the clock than the
+	// allowed skew.
+	Future
+)
+
+// eventsEpsilon is the count under which a window is treated as empty.
+// Counts are sums of increments; fractional increments can leave rounding
+// residue after they leave a window.
+const eventsEpsilon = 1e-9
+
+// Group is the state of one SLO group (one combination of group_by values):
+// a fine ring for the SLI and burn rate windows, a coarse ring for the budget
+// window and cumulative event counts.
+type Group struct {
+	spec   *Spec
+	fine   ring
+	coarse ring
+	// Cumulative events accepted since the group was created at Created.
+	good, total float64
+	// Created is when the group was created (Unix ns): the start time of
+	// its cumulative event counts.
+	Created int64
+}
+
+// NewGroup returns an empty group created at now. spec must have been
+// prepared.
+func NewGroup(spec *Spec, now int64) *Group {
+	return &Group{
+		spec:    spec,
+		Created: now,
+		fine:   newRing(int64(spec.Resolution), spec.fineSize, spec.fineLens),
+		coarse: newRing(int64(spec.BudgetResolution), spec.budgetSize, budgetLens(spec)),
+	}
+}
+
+func budgetLens(spec *Spec) []int64 {
+	if spec.Budget.Calendar == Rolling {
+		return []int64{spec.budgetLen}
+	}
+	return nil
+}
+
+// Add places good and total events at time t (Unix ns), evaluated at now.
+// good may be negative when an indicator counts bad events (good = total -
+// bad): sums over windows are linear, so window sums stay exact.
+func (g *Group) Add(now, t int64, good, total float64) Outcome {
+	if t > now+int64(g.spec.MaxFutureSkew) {
+		return Future
+	}
+	p := pair{good: good, total: total}
+	okFine := g.fine.add(g.fine.slotOf(t), p)
+	okCoarse := g.coarse.add(g.coarse.slotOf(t), p)
+	if !okFine && !okCoarse {
+		return TooOld
+	}
+	g.good += good
+	g.total += total
+	return Accepted
+}
+
+// WindowResult is the state of one window at evaluation time.
+type WindowResult struct {
+	Good, Total float64
+	// HasEvents is false when the window holds no events: SLI, BurnRate
+	// and (for the budget) Remaining are then meaningless and not emitted.
+	HasEvents bool
+	SLI       float64
+	BurnRate  float64
+	// Coverage is the fraction of the window the processor has observed.
+	Coverage float64
+}
+
+// Result is a group's state at evaluation time.
+type Result struct {
+	Windows []WindowResult // in Spec.Windows order
+	Budget  WindowResult
+	// BudgetRemaining is 1 - bad/((1-target)*total) over the budget
+	// window; it goes negative once the budget is overspent.
+	BudgetRemaining float64
+	// Alerts holds per severity (Spec.Severities order) whether any of its
+	// rules fires.
+	Alerts []bool
+	// Good and Bad are the cumulative events since the group was created.
+	Good, Bad float64
+}
+
+// Evaluate advances the group's rings to now and fills r. since is the time
+// from which the processor has observed the SLO's data (for coverage).
+func (g *Group) Evaluate(now, since int64, r *Result) {
+	s := g.spec
+	g.fine.advance(g.fine.slotOf(now))
+	g.coarse.advance(g.coarse.slotOf(now))
+
+	if cap(r.Windows) < len(s.Windows) {
+		r.Windows = make([]WindowResult, len(s.Windows))
+	}
+	r.Windows = r.Windows[:len(s.Windows)]
+	covered := max(now-since, 0)
+	for i, w := range s.Windows {
+		r.Windows[i] = s.result(g.fine.sums[i], coverage(covered, int64(w.Length)))
+	}
+
+	var budget pair
+	if s.Budget.Calendar == Rolling {
+		budget = g.coarse.sums[0]
+		r.Budget = s.result(budget, coverage(covered, int64(s.Budget.Length)))
+	} else {
+		start := s.budgetStart(now)
+		g.coarse.setFrom(floorDiv(start, g.coarse.res))
+		budget = g.coarse.fromSum
+		r.Budget = s.result(budget, coverage(now-max(since, start), now-start))
+	}
+	r.BudgetRemaining = 0
+	if r.Budget.HasEvents {
+		bad := r.Budget.Total - r.Budget.Good
+		r.BudgetRemaining = 1 - bad/((1-s.Target)*r.Budget.Total)
+	}
+
+	if cap(r.Alerts) < len(s.severities) {
+		r.Alerts = make([]bool, len(s.severities))
+	}
+	r.Alerts = r.Alerts[:len(s.severities)]
+	clear(r.Alerts)
+	for i, rule := range s.Rules {
+		long, short := r.Windows[rule.Long], r.Windows[rule.Short]
+		if long.HasEvents && short.HasEvents && long.Total >= s.MinEvents &&
+			long.BurnRate >= rule.Factor && short.BurnRate >= rule.Factor {
+			r.Alerts[s.ruleSev[i]] = true
+		}
+	}
+	r.Good = clampCount(g.good, g.total)
+	r.Bad = g.total - r.Good
+}
+
+// result turns summed events into an SLI and burn rate.
+func (s *Spec) result(p pair, cov float64) WindowResult {
+	w := WindowResult{Coverage: cov}
+	if p.total <= eventsEpsilon {
+		return w
+	}
+	w.HasEvents = true
+	w.Total = p.total
+	w.Good = clampCount(p.good, p.total)
+	w.SLI = w.Good / w.Total
+	w.BurnRate = (1 - w.SLI) / (1 - s.Target)
+	return w
+}
+
+// clampCount keeps good within [0, total]: with a bad-events indicator good is
+// total - bad, which inconsistent inputs could push outside.
+func clampCount(good, total float64) float64 {
+	return math.Min(math.Max(good, 0), total)
+}
+
+func coverage(covered, length int64) float64 {
+	if length <= 0 {
+		return 1
+	}
+	return math.Min(float64(covered)/float64(length), 1)
+}
+
+// Empty reports whether the group holds no events in any window, so it can be
+// forgotten.
+func (g *Group) Empty() bool {
+	for _, p := range g.fine.sums {
+		if p.total > eventsEpsilon {
+			return false
+		}
+	}
+	for _, p := range g.coarse.sums {
+		if p.total > eventsEpsilon {
+			return false
+		}
+	}
+	return !g.coarse.fromSet || g.coarse.fromSum.total <= eventsEpsilon
+}
