@@ -40,8 +40,8 @@ func NewGroup(spec *Spec, now int64) *Group {
 	return &Group{
 		spec:    spec,
 		Created: now,
-		fine:   newRing(int64(spec.Resolution), spec.fineSize, spec.fineLens),
-		coarse: newRing(int64(spec.BudgetResolution), spec.budgetSize, budgetLens(spec)),
+		fine:    newRing(int64(spec.Resolution), spec.fineSize, spec.fineLens),
+		coarse:  newRing(int64(spec.BudgetResolution), spec.budgetSize, budgetLens(spec)),
 	}
 }
 

@@ -245,7 +245,7 @@ func TestGroupCalendarMonth(t *testing.T) {
 	add := func(ts time.Time, good, total float64) {
 		require.Equal(t, Accepted, g.Add(ts.UnixNano(), ts.UnixNano(), good, total))
 	}
-	add(monthStart.Add(-time.Hour), 0, 7)    // February in Berlin
+	add(monthStart.Add(-time.Hour), 0, 7)     // February in Berlin
 	add(monthStart.Add(time.Minute), 99, 100) // March
 	var r Result
 	now := monthStart.Add(12 * time.Hour)
