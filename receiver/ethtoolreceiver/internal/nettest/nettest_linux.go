@@ -1,0 +1,217 @@
+//go:build linux
+
+// Package nettest builds real network namespaces and veth pairs for the
+// ethtool receiver's tests with iproute2's ip and compares against Debian's
+// ethtool CLI. Tests that cannot run (not root, tool missing) are skipped,
+// or fail when CI=true.
+package nettest // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nettest"
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nic"
+)
+
+// Require skips the test (fails it under CI=true) unless it runs as root with
+// the given tools on PATH.
+func Require(tb testing.TB, tools ...string) {
+	tb.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (CAP_NET_ADMIN, CAP_SYS_ADMIN)")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool+" (Debian packages: iproute2, ethtool)")
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "needs " + strings.Join(missing, ", ")
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg + "; CI=true, so this is a failure")
+	}
+	tb.Skip(msg)
+}
+
+var seq atomic.Uint32
+
+// Unique returns a short name unique to this process and call, usable as an
+// interface name (at most 15 bytes) or a namespace name.
+func Unique(prefix string) string {
+	return fmt.Sprintf("%s%d%c", prefix, os.Getpid()%100000, 'a'+rune(seq.Add(1)%26)) + strconv.Itoa(int(seq.Load()/26))
+}
+
+// Run runs a command and fails the test on error; it returns stdout.
+func Run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		tb.Fatalf("%s %s: %v %s", name, strings.Join(args, " "), err, stderr)
+	}
+	return string(out)
+}
+
+// Namespace is a named network namespace created by `ip netns add`.
+type Namespace struct {
+	Name string
+	Path string // /var/run/netns/<name>
+}
+
+// NewNamespace creates a namespace that is deleted when the test ends.
+func NewNamespace(tb testing.TB) Namespace {
+	tb.Helper()
+	name := Unique("etns")
+	Run(tb, "ip", "netns", "add", name)
+	tb.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	return Namespace{Name: name, Path: "/var/run/netns/" + name}
+}
+
+// Exec runs a command inside the namespace.
+func (ns Namespace) Exec(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	return Run(tb, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// Veth is one end of a veth pair.
+type Veth struct {
+	NS   Namespace
+	Name string
+	Addr string // IPv4 address without prefix length
+}
+
+// VethPair creates a veth pair with a and b in namespaces nsA and nsB, with
+// the given number of rx and tx queues on each end, addresses 10.x.y.1/30 and
+// .2/30, both up. GRO is on and TSO off so that the veth NAPI path counts
+// every packet in its ethtool statistics.
+func VethPair(tb testing.TB, nsA, nsB Namespace, queues int) (a, b Veth) {
+	tb.Helper()
+	n := seq.Add(1)
+	subnet := fmt.Sprintf("10.%d.%d", 200+n/64%50, n%64*4)
+	a = Veth{NS: nsA, Name: Unique("eta"), Addr: subnet + ".1"}
+	b = Veth{NS: nsB, Name: Unique("etb"), Addr: subnet + ".2"}
+	q := strconv.Itoa(queues)
+	Run(tb, "ip", "-n", nsA.Name, "link", "add", a.Name, "numrxqueues", q, "numtxqueues", q,
+		"type", "veth", "peer", "name", b.Name, "netns", nsB.Name, "numrxqueues", q, "numtxqueues", q)
+	for _, v := range []Veth{a, b} {
+		Run(tb, "ip", "-n", v.NS.Name, "addr", "add", v.Addr+"/30", "dev", v.Name)
+		Run(tb, "ip", "-n", v.NS.Name, "link", "set", v.Name, "up")
+		v.NS.Exec(tb, "ethtool", "-K", v.Name, "gro", "on", "tso", "off")
+	}
+	return a, b
+}
+
+// Delete removes the pair (both ends).
+func (v Veth) Delete(tb testing.TB) {
+	tb.Helper()
+	Run(tb, "ip", "-n", v.NS.Name, "link", "del", v.Name)
+}
+
+// Stat is one line of `ethtool -S`.
+type Stat struct {
+	Name  string
+	Value uint64
+}
+
+// EthtoolS runs `ethtool -S` in the namespace and returns the statistics in
+// the order printed.
+func (v Veth) EthtoolS(tb testing.TB) []Stat {
+	tb.Helper()
+	return ParseEthtoolS(tb, v.NS.Exec(tb, "ethtool", "-S", v.Name))
+}
+
+// ParseEthtoolS parses `ethtool -S` output.
+func ParseEthtoolS(tb testing.TB, out string) []Stat {
+	tb.Helper()
+	var stats []Stat
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "     ") {
+			continue // "NIC statistics:" header
+		}
+		i := strings.LastIndex(line, ": ")
+		if i < 0 {
+			tb.Fatalf("unexpected ethtool -S line %q", line)
+		}
+		v, err := strconv.ParseUint(line[i+2:], 10, 64)
+		if err != nil {
+			tb.Fatalf("ethtool -S line %q: %v", line, err)
+		}
+		stats = append(stats, Stat{Name: line[5:i], Value: v})
+	}
+	return stats
+}
+
+// Traffic sends UDP datagrams from the namespace of from to the address of
+// to until stopped; it generates traffic only between the test's own veth ends.
+type Traffic struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	fd   int
+	Sent atomic.Uint64
+}
+
+// StartTraffic starts sending; Stop must be called (also registered as cleanup).
+func StartTraffic(tb testing.TB, from, to Veth) *Traffic {
+	tb.Helper()
+	tr := &Traffic{stop: make(chan struct{}), fd: -1}
+	err := nic.InNamespace(from.NS.Path, func() error {
+		var err error
+		tr.fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("UDP socket in %s: %v", from.NS.Name, err)
+	}
+	dst := &unix.SockaddrInet4{Port: 9}
+	copy(dst.Addr[:], net.ParseIP(to.Addr).To4())
+	payload := make([]byte, 200)
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		for {
+			select {
+			case <-tr.stop:
+				return
+			default:
+			}
+			if err := unix.Sendto(tr.fd, payload, 0, dst); err == nil {
+				tr.Sent.Add(1)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	tb.Cleanup(tr.Stop)
+	return tr
+}
+
+// Stop stops sending and waits until in-flight packets have been counted.
+func (tr *Traffic) Stop() {
+	select {
+	case <-tr.stop:
+		return
+	default:
+	}
+	close(tr.stop)
+	tr.wg.Wait()
+	_ = unix.Close(tr.fd)
+	time.Sleep(100 * time.Millisecond) // let NAPI drain the veth rings
+}
