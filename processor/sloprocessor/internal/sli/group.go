@@ -107,20 +107,14 @@ func (g *Group) Evaluate(now, since int64, r *Result) {
 		r.Windows = make([]WindowResult, len(s.Windows))
 	}
 	r.Windows = r.Windows[:len(s.Windows)]
-	covered := max(now-since, 0)
-	for i, w := range s.Windows {
-		r.Windows[i] = s.result(g.fine.sums[i], coverage(covered, int64(w.Length)))
+	for i := range s.Windows {
+		r.Windows[i] = s.result(g.fine.sums[i], s.WindowCoverage(i, now, since))
 	}
-
-	var budget pair
 	if s.Budget.Calendar == Rolling {
-		budget = g.coarse.sums[0]
-		r.Budget = s.result(budget, coverage(covered, int64(s.Budget.Length)))
+		r.Budget = s.result(g.coarse.sums[0], s.BudgetCoverage(now, since))
 	} else {
-		start := s.budgetStart(now)
-		g.coarse.setFrom(floorDiv(start, g.coarse.res))
-		budget = g.coarse.fromSum
-		r.Budget = s.result(budget, coverage(now-max(since, start), now-start))
+		g.coarse.setFrom(floorDiv(s.budgetStart(now), g.coarse.res))
+		r.Budget = s.result(g.coarse.fromSum, s.BudgetCoverage(now, since))
 	}
 	r.BudgetRemaining = 0
 	if r.Budget.HasEvents {
@@ -164,11 +158,26 @@ func clampCount(good, total float64) float64 {
 	return math.Min(math.Max(good, 0), total)
 }
 
+// WindowCoverage is the share of window i that the processor observed
+// when it has seen data since the time since.
+func (s *Spec) WindowCoverage(i int, now, since int64) float64 {
+	return coverage(now-since, int64(s.Windows[i].Length))
+}
+
+// BudgetCoverage is the share of the budget window observed.
+func (s *Spec) BudgetCoverage(now, since int64) float64 {
+	if s.Budget.Calendar == Rolling {
+		return coverage(now-since, int64(s.Budget.Length))
+	}
+	start := s.budgetStart(now)
+	return coverage(now-max(since, start), now-start)
+}
+
 func coverage(covered, length int64) float64 {
 	if length <= 0 {
 		return 1
 	}
-	return math.Min(float64(covered)/float64(length), 1)
+	return math.Min(math.Max(float64(covered), 0)/float64(length), 1)
 }
 
 // Empty reports whether the group holds no events in any window, so it can be
