@@ -103,6 +103,35 @@ type Veth struct {
 // every packet in its ethtool statistics.
 func VethPair(tb testing.TB, nsA, nsB Namespace, queues int) (a, b Veth) {
 	tb.Helper()
+	a, b = DownVethPair(tb, nsA, nsB, queues)
+	for _, v := range []Veth{a, b} {
+		Run(tb, "ip", "-n", v.NS.Name, "addr", "add", v.Addr+"/30", "dev", v.Name)
+		Run(tb, "ip", "-n", v.NS.Name, "link", "set", v.Name, "up")
+		v.NS.Exec(tb, "ethtool", "-K", v.Name, "gro", "on", "tso", "off")
+	}
+	for _, v := range []Veth{a, b} {
+		v.waitUp(tb)
+	}
+	return a, b
+}
+
+// waitUp waits until the kernel's link watcher has set the operational state
+// to UP, which it does asynchronously after the carrier comes up.
+func (v Veth) waitUp(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(Run(tb, "ip", "-n", v.NS.Name, "-o", "link", "show", "dev", v.Name), " state UP ") {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s did not come up", v.Name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// DownVethPair creates a veth pair like VethPair but configures nothing: no
+// addresses, both ends down.
+func DownVethPair(tb testing.TB, nsA, nsB Namespace, queues int) (a, b Veth) {
+	tb.Helper()
 	n := seq.Add(1)
 	subnet := fmt.Sprintf("10.%d.%d", 200+n/64%50, n%64*4)
 	a = Veth{NS: nsA, Name: Unique("eta"), Addr: subnet + ".1"}
@@ -110,11 +139,6 @@ func VethPair(tb testing.TB, nsA, nsB Namespace, queues int) (a, b Veth) {
 	q := strconv.Itoa(queues)
 	Run(tb, "ip", "-n", nsA.Name, "link", "add", a.Name, "numrxqueues", q, "numtxqueues", q,
 		"type", "veth", "peer", "name", b.Name, "netns", nsB.Name, "numrxqueues", q, "numtxqueues", q)
-	for _, v := range []Veth{a, b} {
-		Run(tb, "ip", "-n", v.NS.Name, "addr", "add", v.Addr+"/30", "dev", v.Name)
-		Run(tb, "ip", "-n", v.NS.Name, "link", "set", v.Name, "up")
-		v.NS.Exec(tb, "ethtool", "-K", v.Name, "gro", "on", "tso", "off")
-	}
 	return a, b
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -66,6 +67,13 @@ type guarded struct {
 	buf []byte // usable part
 }
 
+// liveBuffers counts guarded mappings not yet unmapped.
+var liveBuffers atomic.Int64
+
+// LiveBuffers returns the number of statistics and name buffers currently
+// mapped, for leak checks: every OpenStats must be paired with Stats.Close.
+func LiveBuffers() int64 { return liveBuffers.Load() }
+
 func mapGuarded(size int) (guarded, error) {
 	page := os.Getpagesize()
 	usable := (size + page - 1) / page * page
@@ -77,6 +85,7 @@ func mapGuarded(size int) (guarded, error) {
 		_ = unix.Munmap(mem)
 		return guarded{}, fmt.Errorf("protect ethtool buffer guard page: %w", err)
 	}
+	liveBuffers.Add(1)
 	return guarded{mem: mem, buf: mem[:usable]}, nil
 }
 
@@ -85,6 +94,7 @@ func (g *guarded) unmap() error {
 		return nil
 	}
 	err := unix.Munmap(g.mem)
+	liveBuffers.Add(-1)
 	*g = guarded{}
 	return err
 }

@@ -91,10 +91,14 @@ func (l *Link) Name() string { return string(l.name[:l.nameLen]) }
 // NameIs reports whether the interface is called name, without allocating.
 func (l *Link) NameIs(name string) bool { return string(l.name[:l.nameLen]) == name }
 
+// Up reports whether the operational state is IF_OPER_UP.
+func (l *Link) Up() bool { return l.OperState == ifOperUp }
+
 // Loopback reports IFF_LOOPBACK.
 func (l *Link) Loopback() bool { return l.Flags&unix.IFF_LOOPBACK != 0 }
 
 const (
+	ifOperUp = 6 // IF_OPER_UP, RFC 2863 "up"
 	nlBufLen = 64 << 10
 	// nlmsghdr + ifinfomsg + IFLA_EXT_MASK attribute (4-byte header, u32).
 	nlRequestLen = unix.SizeofNlMsghdr + unix.SizeofIfInfomsg + 8

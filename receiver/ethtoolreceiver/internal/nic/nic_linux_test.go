@@ -46,7 +46,7 @@ func TestLinksListsOnlyTheNamespace(t *testing.T) {
 		assert.Equal(t, l.Name() == "lo", l.Loopback())
 		assert.False(t, l.HasParent, "veth and lo are virtual")
 		if l.NameIs(a.Name) {
-			assert.Equal(t, uint8(6), l.OperState, "IF_OPER_UP")
+			assert.True(t, l.Up(), "IF_OPER_UP")
 		}
 	}
 }

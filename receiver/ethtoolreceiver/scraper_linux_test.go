@@ -1,0 +1,382 @@
+//go:build linux
+
+package ethtoolreceiver
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"golang.org/x/sys/unix"
+
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/metadata"
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/metadatatest"
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nettest"
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nic"
+)
+
+// testConfig reads only the given namespaces, virtual interfaces included,
+// with the compatibility metric on so that every raw statistic is visible.
+func testConfig(paths ...string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.NetworkNamespaces = NetworkNamespacesConfig{Paths: paths}
+	cfg.Interfaces.IncludeVirtual = true
+	cfg.Metrics.NodeNetEthtool.Enabled = true
+	return cfg
+}
+
+func startScraper(t *testing.T, cfg *Config) (*ethtoolScraper, *componenttest.Telemetry) {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	s, err := newEthtoolScraper(cfg, metadatatest.NewSettings(tel))
+	require.NoError(t, err)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { assert.NoError(t, s.shutdown(context.Background())) })
+	return s, tel
+}
+
+// point is one data point flattened for comparison.
+type point struct {
+	namespace, metric, device, statistic, typ string
+	queue                                     int64
+	value                                     float64
+}
+
+func flatten(t *testing.T, md pmetric.Metrics) []point {
+	t.Helper()
+	var out []point
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		rm := md.ResourceMetrics().At(i)
+		ns, _ := rm.Resource().Attributes().Get("network.namespace")
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			ms := rm.ScopeMetrics().At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				var dps pmetric.NumberDataPointSlice
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					dps = m.Gauge().DataPoints()
+				case pmetric.MetricTypeSum:
+					dps = m.Sum().DataPoints()
+					assert.True(t, m.Sum().IsMonotonic(), m.Name())
+				default:
+					t.Fatalf("unexpected metric type %s of %s", m.Type(), m.Name())
+				}
+				for d := 0; d < dps.Len(); d++ {
+					dp := dps.At(d)
+					p := point{namespace: ns.Str(), metric: m.Name(), queue: -1}
+					dp.Attributes().Range(func(k string, v pcommon.Value) bool {
+						switch k {
+						case "device":
+							p.device = v.Str()
+						case "statistic":
+							p.statistic = v.Str()
+						case "type":
+							p.typ = v.Str()
+						case "queue":
+							p.queue = v.Int()
+						}
+						return true
+					})
+					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+						p.value = float64(dp.IntValue())
+					} else {
+						p.value = dp.DoubleValue()
+					}
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// compat returns the node_net_ethtool values of one device by type.
+func compat(points []point, device string) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range points {
+		if p.metric == "node_net_ethtool" && p.device == device {
+			out[p.typ] = p.value
+		}
+	}
+	return out
+}
+
+func scrape(t *testing.T, s *ethtoolScraper) []point {
+	t.Helper()
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	return flatten(t, md)
+}
+
+func sendTraffic(t *testing.T, from, to nettest.Veth, packets uint64) *nettest.Traffic {
+	t.Helper()
+	tr := nettest.StartTraffic(t, from, to)
+	for tr.Sent.Load() < packets {
+		time.Sleep(time.Millisecond)
+	}
+	return tr
+}
+
+func TestScrapeEqualsCLIWithTrafficPaused(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
+	a1, b1 := nettest.VethPair(t, nsA, nsB, 1)
+	a64, b64 := nettest.VethPair(t, nsA, nsB, 64)
+	sendTraffic(t, a1, b1, 300).Stop()
+	sendTraffic(t, a64, b64, 300).Stop()
+
+	s, _ := startScraper(t, testConfig(nsB.Path))
+	points := scrape(t, s)
+
+	for _, v := range []nettest.Veth{b1, b64} {
+		cli := v.EthtoolS(t)
+		got := compat(points, v.Name)
+		require.Len(t, got, len(cli), "%s: one compatibility point per statistic", v.Name)
+		var nonZero int
+		for _, c := range cli {
+			assert.Equal(t, float64(c.Value), got[c.Name], "%s %s", v.Name, c.Name)
+			if c.Value != 0 && c.Name != "peer_ifindex" {
+				nonZero++
+			}
+		}
+		assert.NotZero(t, nonZero, "%s: the test traffic is visible", v.Name)
+
+		// The typed metrics carry the same values: every statistic but the
+		// peer_ifindex identifier, per queue, with the queue out of the name.
+		var queued, device int
+		for _, p := range points {
+			if p.device != v.Name || p.namespace != nsB.Name {
+				continue
+			}
+			switch p.metric {
+			case "ethtool.queue.statistic":
+				queued++
+				raw := strings.Replace(p.statistic, "_", "_queue_"+strconv.FormatInt(p.queue, 10)+"_", 1)
+				assert.Equal(t, got[raw], p.value, raw)
+			case "ethtool.statistic":
+				device++
+			}
+		}
+		assert.Equal(t, len(cli)-1, queued, "%s: all but peer_ifindex are per-queue veth statistics", v.Name)
+		assert.Zero(t, device, "%s: peer_ifindex is not a counter", v.Name)
+	}
+	assert.Len(t, compat(points, b64.Name), 577)
+}
+
+func TestScrapeLiesBetweenBracketingCLIReads(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
+	a, b := nettest.VethPair(t, nsA, nsB, 64)
+	sendTraffic(t, a, b, 100) // keeps running during the scrapes
+
+	s, _ := startScraper(t, testConfig(nsB.Path))
+	for round := 0; round < 3; round++ {
+		before := b.EthtoolS(t)
+		got := compat(scrape(t, s), b.Name)
+		after := b.EthtoolS(t)
+		require.Len(t, got, len(before))
+		moved := false
+		for i, c := range before {
+			assert.LessOrEqual(t, float64(c.Value), got[c.Name], "round %d %s", round, c.Name)
+			assert.LessOrEqual(t, got[c.Name], float64(after[i].Value), "round %d %s", round, c.Name)
+			moved = moved || after[i].Value > c.Value
+		}
+		assert.True(t, moved, "traffic was running during round %d", round)
+	}
+}
+
+func TestScrapeAcrossNamespaces(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB, nsC := nettest.NewNamespace(t), nettest.NewNamespace(t), nettest.NewNamespace(t)
+	_, b := nettest.VethPair(t, nsA, nsB, 1)
+	_, c := nettest.VethPair(t, nsA, nsC, 1)
+
+	// nsB is named twice (literally and by a glob): it is read once.
+	cfg := testConfig(nsB.Path, filepath.Join(filepath.Dir(nsB.Path), "["+nsB.Name[:1]+"]"+nsB.Name[1:]), nsC.Path)
+	cfg.NetworkNamespaces.Host = true
+	s, _ := startScraper(t, cfg)
+	points := scrape(t, s)
+
+	devices := map[string]map[string]bool{}
+	for _, p := range points {
+		if devices[p.namespace] == nil {
+			devices[p.namespace] = map[string]bool{}
+		}
+		devices[p.namespace][p.device] = true
+	}
+	assert.Equal(t, map[string]bool{b.Name: true}, devices[nsB.Name])
+	assert.Equal(t, map[string]bool{c.Name: true}, devices[nsC.Name])
+	assert.NotContains(t, devices[""], b.Name, "the host namespace does not see the test's interfaces")
+	assert.Len(t, compat(points, b.Name), 10, "nsB read once")
+
+	// The namespaces go away: their handles are closed on the next scrape.
+	nettest.Run(t, "ip", "netns", "del", nsC.Name)
+	points = scrape(t, s)
+	for _, p := range points {
+		assert.NotEqual(t, nsC.Name, p.namespace)
+	}
+	assert.Len(t, s.spaces, 2)
+}
+
+func TestScrapeSelection(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
+	_, b1 := nettest.VethPair(t, nsA, nsB, 1)
+	_, b2 := nettest.VethPair(t, nsA, nsB, 1)
+
+	cfg := testConfig(nsB.Path)
+	cfg.Interfaces.Include = []string{"etb.*"}
+	cfg.Interfaces.Exclude = []string{b2.Name}
+	cfg.Statistics.Include = []string{"rx_queue_0_xdp_.*", "peer_ifindex"}
+	cfg.Statistics.Exclude = []string{".*_bytes"}
+	s, _ := startScraper(t, cfg)
+	points := scrape(t, s)
+
+	assert.Empty(t, compat(points, b2.Name), "exclude wins")
+	assert.Empty(t, compat(points, "lo"), "loopback excluded by default")
+	got := compat(points, b1.Name)
+	assert.ElementsMatch(t, []string{"peer_ifindex", "rx_queue_0_xdp_packets", "rx_queue_0_xdp_redirect", "rx_queue_0_xdp_drops", "rx_queue_0_xdp_tx", "rx_queue_0_xdp_tx_errors"}, keys(got))
+
+	var info, up int
+	for _, p := range points {
+		switch p.metric {
+		case "ethtool.link.speed":
+			assert.Equal(t, 10e9, p.value, "veth reports 10000Mb/s")
+		case "ethtool.interface.info":
+			info++
+		case "ethtool.link.up":
+			up++
+			assert.Equal(t, float64(1), p.value)
+		}
+	}
+	assert.Equal(t, 1, info)
+	assert.Equal(t, 1, up)
+
+	cfg = testConfig(nsB.Path)
+	cfg.Interfaces.Drivers = []string{"ena"}
+	s, _ = startScraper(t, cfg)
+	assert.Empty(t, scrape(t, s), "driver selection: no ENA here")
+}
+
+func keys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(entries)
+}
+
+// TestScrapeSurvivesInterfaceChurn deletes and recreates interfaces between
+// and during scrapes for 100 cycles: no panic, no fd, mapping or goroutine
+// growth, and ENODEV is the only error counted.
+func TestScrapeSurvivesInterfaceChurn(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
+	s, tel := startScraper(t, testConfig(nsB.Path))
+
+	a, b := nettest.VethPair(t, nsA, nsB, 8)
+	scrape(t, s)
+	fds, buffers, goroutines := openFDs(t), nic.LiveBuffers(), runtime.NumGoroutine()
+
+	churnName := nettest.Unique("etc")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // during scrapes: an interface that keeps coming and going
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = exec.Command("ip", "-n", nsB.Name, "link", "add", churnName, "numrxqueues", "16", "numtxqueues", "16", "type", "veth", "peer", "name", churnName+"p", "netns", nsA.Name).Run()
+			_ = exec.Command("ip", "-n", nsB.Name, "link", "del", churnName).Run()
+		}
+	}()
+
+	for cycle := 0; cycle < 100; cycle++ {
+		md, err := s.scrape(context.Background())
+		require.NoError(t, err, "cycle %d: only ENODEV, which is not a scrape error", cycle)
+		flatten(t, md)
+		a.Delete(t) // between scrapes: delete and recreate the pair
+		_, err = s.scrape(context.Background())
+		require.NoError(t, err, "cycle %d", cycle)
+		a, b = nettest.DownVethPair(t, nsA, nsB, 8)
+	}
+	close(stop)
+	wg.Wait()
+	_ = exec.Command("ip", "-n", nsB.Name, "link", "del", churnName).Run()
+	points := scrape(t, s)
+	assert.Len(t, compat(points, b.Name), 1+8*9, "the last pair is read")
+	for _, p := range points {
+		if p.metric == "ethtool.link.up" && p.device == b.Name {
+			assert.Zero(t, p.value, "down interfaces are reported, as down")
+		}
+	}
+
+	assert.Equal(t, fds, openFDs(t), "open file descriptors")
+	assert.Equal(t, buffers, nic.LiveBuffers(), "statistics buffers (memory mappings)")
+	assert.LessOrEqual(t, runtime.NumGoroutine(), goroutines, "goroutines")
+
+	m, err := tel.GetMetric("otelcol_receiver_ethtool_interface_errors")
+	if err == nil { // no error at all is fine too
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			errno, _ := dp.Attributes.Value("errno")
+			assert.Equal(t, "ENODEV", errno.AsString(), "only vanished interfaces are counted")
+			iface, _ := dp.Attributes.Value("interface")
+			t.Logf("counted %d x %s on %s", dp.Value, errno.AsString(), iface.AsString())
+		}
+	}
+}
+
+func TestScrapeReportsOtherErrorsPerInterface(t *testing.T) {
+	s := &ethtoolScraper{}
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	var err error
+	s.tb, err = metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())
+	require.NoError(t, err)
+
+	var errs scrapererror.ScrapeErrors
+	keep := s.handleError(context.Background(), &iface{name: "eth1"}, "read statistics", unix.EPERM, &errs)
+	assert.True(t, keep)
+	require.Error(t, errs.Combine())
+	assert.True(t, scrapererror.IsPartialScrapeError(errs.Combine()))
+	assert.ErrorContains(t, errs.Combine(), "read statistics of interface eth1")
+
+	var none scrapererror.ScrapeErrors
+	assert.False(t, s.handleError(context.Background(), &iface{name: "eth2"}, "read statistics", unix.ENODEV, &none), "ENODEV forgets")
+	assert.NoError(t, none.Combine())
+
+	metadatatest.AssertEqualReceiverEthtoolInterfaceErrors(t, tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("interface", "eth1"), attribute.String("errno", "EPERM")), Value: 1},
+		{Attributes: attribute.NewSet(attribute.String("interface", "eth2"), attribute.String("errno", "ENODEV")), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+}

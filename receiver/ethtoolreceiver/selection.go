@@ -1,0 +1,61 @@
+package ethtoolreceiver // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver"
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+)
+
+// selection is the compiled interface and statistic selection of a Config.
+type selection struct {
+	ifInclude, ifExclude     []*regexp.Regexp
+	statInclude, statExclude []*regexp.Regexp
+	drivers                  []string
+	loopback, virtual        bool
+}
+
+func newSelection(cfg *Config) (*selection, error) {
+	s := &selection{drivers: cfg.Interfaces.Drivers, loopback: cfg.Interfaces.IncludeLoopback, virtual: cfg.Interfaces.IncludeVirtual}
+	var errs [4]error
+	s.ifInclude, errs[0] = compilePatterns("interfaces.include", cfg.Interfaces.Include)
+	s.ifExclude, errs[1] = compilePatterns("interfaces.exclude", cfg.Interfaces.Exclude)
+	s.statInclude, errs[2] = compilePatterns("statistics.include", cfg.Statistics.Include)
+	s.statExclude, errs[3] = compilePatterns("statistics.exclude", cfg.Statistics.Exclude)
+	return s, errors.Join(errs[:]...)
+}
+
+// link reports whether an interface is read, from what is known before any
+// ethtool call: its name and whether it is a loopback or a virtual device.
+func (s *selection) link(name string, loopback, virtual bool) bool {
+	if (loopback && !s.loopback) || (virtual && !s.virtual) {
+		return false
+	}
+	return selected(name, s.ifInclude, s.ifExclude)
+}
+
+// driver reports whether interfaces of the driver are read.
+func (s *selection) driver(driver string) bool {
+	return len(s.drivers) == 0 || slices.Contains(s.drivers, driver)
+}
+
+// statistic reports whether a statistic (by its raw name) is reported.
+func (s *selection) statistic(raw string) bool {
+	return selected(raw, s.statInclude, s.statExclude)
+}
+
+func selected(name string, include, exclude []*regexp.Regexp) bool {
+	for _, re := range exclude {
+		if re.MatchString(name) {
+			return false
+		}
+	}
+	if len(include) == 0 {
+		return true
+	}
+	for _, re := range include {
+		if re.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
