@@ -15,7 +15,7 @@ import (
 )
 
 // Overlays are the deployable modes, as directories under deploy/kustomize/overlays.
-var Overlays = []string{"agent", "agent-direct", "gateway", "sidecar", "sidecar-operator"}
+var Overlays = []string{"agent", "agent-direct", "amp-rules", "gateway", "sidecar", "sidecar-operator"}
 
 // Build renders deploy/kustomize/overlays/<overlay> below deployDir (the repository's deploy/
 // directory) exactly as `kubectl kustomize` would, and returns the objects in output order.
@@ -28,11 +28,16 @@ func Build(deployDir, overlay string) ([]*unstructured.Unstructured, error) {
 	}
 	objs := make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
-		m, err := res.Map()
+		// Through JSON, so numbers are int64/float64 as unstructured (and the API machinery) expects.
+		b, err := res.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("overlay %s: object %s: %w", overlay, res.CurId(), err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
+			return nil, fmt.Errorf("overlay %s: object %s: %w", overlay, res.CurId(), err)
+		}
+		objs = append(objs, u)
 	}
 	return objs, nil
 }

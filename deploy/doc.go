@@ -1,0 +1,5 @@
+// Package deploy holds the otelcol-sre deployment assets (collector configs, Kustomize overlays, alert
+// rules, dashboards) and the tests that validate them; see README.md.
+package deploy
+
+//go:generate go run ./internal/gen/gendeploy -deploy .

@@ -1,0 +1,568 @@
+package deploy_test
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
+	"github.com/otelcol-sre/otelcol-sre/deploy/internal/render"
+)
+
+// rendered builds every overlay once per test binary.
+var rendered = func() func(t *testing.T) map[string][]*unstructured.Unstructured {
+	var (
+		out map[string][]*unstructured.Unstructured
+		err error
+	)
+	return func(t *testing.T) map[string][]*unstructured.Unstructured {
+		t.Helper()
+		if out == nil && err == nil {
+			out = map[string][]*unstructured.Unstructured{}
+			for _, o := range render.Overlays {
+				var objs []*unstructured.Unstructured
+				if objs, err = render.Build(".", o); err != nil {
+					break
+				}
+				out[o] = objs
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}()
+
+func TestOverlaysRenderEveryDirectory(t *testing.T) {
+	dirs, err := filepath.Glob("kustomize/overlays/*/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk []string
+	for _, d := range dirs {
+		onDisk = append(onDisk, filepath.Base(filepath.Dir(d)))
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(onDisk)), slices.Sorted(slices.Values(render.Overlays))) {
+		t.Fatalf("render.Overlays %v does not list exactly the overlay directories %v", render.Overlays, onDisk)
+	}
+	for name, objs := range rendered(t) {
+		if len(objs) == 0 {
+			t.Errorf("overlay %s renders no objects", name)
+		}
+		if _, err := render.YAML(objs); err != nil {
+			t.Errorf("overlay %s: %v", name, err)
+		}
+	}
+}
+
+// decodeStrict decodes one rendered object into its Kubernetes API type (or, for the three custom
+// resources, the subset of the upstream CRD schema declared in crds_test.go), rejecting unknown and
+// duplicate fields and case-insensitive matches the way the API server's strict field validation does.
+func decodeStrict(o *unstructured.Unstructured) (any, error) {
+	gvk := o.GroupVersionKind()
+	obj, err := newTyped(gvk)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := render.Raw(o)
+	if err != nil {
+		return nil, err
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(raw, obj)
+	if err != nil {
+		return nil, err
+	}
+	if len(strictErrs) > 0 {
+		return nil, fmt.Errorf("strict decoding: %v", strictErrs)
+	}
+	return obj, nil
+}
+
+func newTyped(gvk schema.GroupVersionKind) (any, error) {
+	if f, ok := customResources[gvk]; ok {
+		return f(), nil
+	}
+	return scheme.Scheme.New(gvk)
+}
+
+func TestEveryObjectDecodesStrictly(t *testing.T) {
+	for name, objs := range rendered(t) {
+		for _, o := range objs {
+			if _, err := decodeStrict(o); err != nil {
+				t.Errorf("overlay %s: %s %s: %v", name, o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+}
+
+// Strict decoding must actually be strict: a misspelt field fails.
+func TestStrictDecodingRejectsUnknownFields(t *testing.T) {
+	for _, tc := range []struct{ name, json string }{
+		{"builtin", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replica":2}}`},
+		{"case", `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"Name":"x"}}`},
+		{"custom resource", `{"apiVersion":"opentelemetry.io/v1beta1","kind":"OpenTelemetryCollector","metadata":{"name":"x"},"spec":{"mode":"sidecar","configg":{}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON([]byte(tc.json)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := decodeStrict(u); err == nil {
+				t.Fatalf("decoded %s without error", tc.json)
+			}
+		})
+	}
+}
+
+// podTemplate is one workload's pod template, typed.
+type podTemplate struct {
+	overlay, workload string
+	template          corev1.PodTemplateSpec
+}
+
+func podTemplates(t *testing.T) []podTemplate {
+	t.Helper()
+	var out []podTemplate
+	for name, objs := range rendered(t) {
+		for _, o := range objs {
+			obj, err := decodeStrict(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := o.GetKind() + "/" + o.GetName()
+			switch w := obj.(type) {
+			case *appsv1.Deployment:
+				out = append(out, podTemplate{name, id, w.Spec.Template})
+			case *appsv1.DaemonSet:
+				out = append(out, podTemplate{name, id, w.Spec.Template})
+			case *appsv1.StatefulSet:
+				out = append(out, podTemplate{name, id, w.Spec.Template})
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no workloads rendered")
+	}
+	return out
+}
+
+// No container runs as root, escalates, adds a capability, or writes its root filesystem.
+func TestNoContainerRunsAsRootOrAddsCapabilities(t *testing.T) {
+	for _, p := range podTemplates(t) {
+		spec := p.template.Spec
+		if spec.HostPID || spec.HostIPC {
+			t.Errorf("%s %s: hostPID/hostIPC", p.overlay, p.workload)
+		}
+		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+			where := fmt.Sprintf("%s %s container %s", p.overlay, p.workload, c.Name)
+			checkContainerSecurity(t, where, spec.SecurityContext, c.SecurityContext)
+		}
+	}
+}
+
+func checkContainerSecurity(t *testing.T, where string, pod *corev1.PodSecurityContext, sc *corev1.SecurityContext) {
+	t.Helper()
+	if sc == nil {
+		t.Errorf("%s: no securityContext", where)
+		return
+	}
+	if pod == nil {
+		pod = &corev1.PodSecurityContext{}
+	}
+	uid := cmp(sc.RunAsUser, pod.RunAsUser)
+	if uid == nil || *uid == 0 {
+		t.Errorf("%s: runAsUser must be set and non-zero (the image's USER is not trusted)", where)
+	}
+	if nonRoot := cmp(sc.RunAsNonRoot, pod.RunAsNonRoot); nonRoot == nil || !*nonRoot {
+		t.Errorf("%s: runAsNonRoot must be true", where)
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Errorf("%s: allowPrivilegeEscalation must be false", where)
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		t.Errorf("%s: privileged", where)
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("%s: readOnlyRootFilesystem must be true", where)
+	}
+	if sc.Capabilities == nil || len(sc.Capabilities.Add) > 0 || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+		t.Errorf("%s: capabilities must drop ALL and add none, got %+v", where, sc.Capabilities)
+	}
+	seccomp := cmp(sc.SeccompProfile, pod.SeccompProfile)
+	if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: seccompProfile must be RuntimeDefault", where)
+	}
+}
+
+// cmp returns the container-level setting if set, else the pod-level one (Kubernetes' precedence).
+func cmp[T any](container, pod *T) *T {
+	if container != nil {
+		return container
+	}
+	return pod
+}
+
+// Every otelcol-sre container: probes on health_check, requests and a memory limit, GOMEMLIMIT at 80%
+// of that limit, the config checksum annotation, args that name config files the ConfigMap has.
+func TestCollectorContainers(t *testing.T) {
+	configFiles := configMapKeys(t)
+	seen := 0
+	for _, p := range podTemplates(t) {
+		for _, c := range p.template.Spec.Containers {
+			if c.Name != "otelcol-sre" {
+				continue
+			}
+			seen++
+			where := p.overlay + " " + p.workload
+			checkProbe(t, where+" liveness", c.LivenessProbe, c.Ports)
+			checkProbe(t, where+" readiness", c.ReadinessProbe, c.Ports)
+			checkGOMEMLIMIT(t, where, c)
+			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
+				t.Errorf("%s: cpu and memory requests required", where)
+			}
+			sum := p.template.Annotations["checksum/config"]
+			vol := volumeConfigMap(p.template.Spec.Volumes, "config")
+			if sum == "" || sum != vol || !strings.HasPrefix(sum, "otelcol-sre-config-") {
+				t.Errorf("%s: checksum/config annotation %q must be the hashed config ConfigMap name %q", where, sum, vol)
+			}
+			args := configArgs(c.Args)
+			if len(args) == 0 {
+				t.Errorf("%s: no --config=/conf/... argument", where)
+			}
+			for _, a := range args {
+				if !configFiles[a] {
+					t.Errorf("%s: --config=/conf/%s is not in the otelcol-sre-config ConfigMap", where, a)
+				}
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("found %d otelcol-sre containers, want agent, gateway-lb, gateway-slo and sidecar at least", seen)
+	}
+}
+
+func checkProbe(t *testing.T, where string, p *corev1.Probe, ports []corev1.ContainerPort) {
+	t.Helper()
+	if p == nil || p.HTTPGet == nil {
+		t.Errorf("%s probe: want an httpGet probe on health_check", where)
+		return
+	}
+	for _, port := range ports {
+		if port.Name == p.HTTPGet.Port.String() && port.ContainerPort == 13133 {
+			return
+		}
+	}
+	t.Errorf("%s probe: port %s is not the health_check port 13133", where, p.HTTPGet.Port.String())
+}
+
+func checkGOMEMLIMIT(t *testing.T, where string, c corev1.Container) {
+	t.Helper()
+	limit := c.Resources.Limits.Memory()
+	if limit.IsZero() {
+		t.Errorf("%s: memory limit required", where)
+		return
+	}
+	for _, e := range c.Env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		v, ok := strings.CutSuffix(e.Value, "MiB")
+		if !ok {
+			t.Errorf("%s: GOMEMLIMIT %q: want <n>MiB", where, e.Value)
+			return
+		}
+		want := limit.Value() * 8 / 10 / (1 << 20)
+		q, err := resource.ParseQuantity(v + "Mi")
+		if err != nil {
+			t.Errorf("%s: GOMEMLIMIT %q: %v", where, e.Value, err)
+			return
+		}
+		if got := q.Value() / (1 << 20); got != want {
+			t.Errorf("%s: GOMEMLIMIT %s, want %dMiB (80%% of the %s limit)", where, e.Value, want, limit)
+		}
+		return
+	}
+	t.Errorf("%s: no GOMEMLIMIT", where)
+}
+
+func volumeConfigMap(vols []corev1.Volume, name string) string {
+	for _, v := range vols {
+		if v.Name == name && v.ConfigMap != nil {
+			return v.ConfigMap.Name
+		}
+	}
+	return ""
+}
+
+var configArg = regexp.MustCompile(`^--config=/conf/([a-z-]+\.yaml)$`)
+
+// configArgs returns the config file names a collector's args load, in order.
+func configArgs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if m := configArg.FindStringSubmatch(a); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+func configMapKeys(t *testing.T) map[string]bool {
+	t.Helper()
+	keys := map[string]bool{}
+	for _, o := range rendered(t)["gateway"] {
+		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "otelcol-sre-config-") {
+			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+			for k, v := range data {
+				onDisk, err := os.ReadFile(filepath.Join("configs", k))
+				if err != nil || !bytes.Equal(onDisk, []byte(v)) {
+					t.Errorf("ConfigMap key %s differs from configs/%s (%v)", k, k, err)
+				}
+				keys[k] = true
+			}
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("no otelcol-sre-config ConfigMap in the gateway overlay")
+	}
+	return keys
+}
+
+// $(VAR) in an env value expands only if VAR is defined earlier in the container (envFrom first).
+func TestEnvReferencesAreDefinedEarlier(t *testing.T) {
+	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+	settings := settingsEnv(t)
+	for _, p := range podTemplates(t) {
+		for _, c := range p.template.Spec.Containers {
+			defined := map[string]bool{}
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil && strings.HasPrefix(ef.ConfigMapRef.Name, "otelcol-sre-settings") {
+					for k := range settings {
+						defined[k] = true
+					}
+				}
+			}
+			for _, e := range c.Env {
+				for _, m := range ref.FindAllStringSubmatch(e.Value, -1) {
+					if !defined[m[1]] {
+						t.Errorf("%s %s container %s: %s uses $(%s), which is not defined before it", p.overlay, p.workload, c.Name, e.Name, m[1])
+					}
+				}
+				defined[e.Name] = true
+			}
+		}
+	}
+}
+
+func settingsEnv(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("kustomize/settings/settings.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("settings.env: %q is not KEY=value", line)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// RBAC: exactly the rules each mode's components use, read-only except the leader-election Lease.
+func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
+	readOnly := []string{"get", "list", "watch"}
+	type rule struct{ group, resource string }
+	want := map[string]map[rule][]string{
+		"agent/ClusterRole/otelcol-sre-agent": {
+			{"", "pods"}: readOnly, {"", "namespaces"}: readOnly, {"", "nodes"}: readOnly, {"", "events"}: readOnly,
+			{"apps", "replicasets"}: readOnly, {"", "nodes/stats"}: {"get"},
+		},
+		"gateway/ClusterRole/otelcol-sre-gateway-slo": {
+			{"", "pods"}: readOnly, {"", "events"}: readOnly, {"", "nodes"}: readOnly, {"", "namespaces"}: readOnly,
+			{"", "replicationcontrollers"}: readOnly, {"", "resourcequotas"}: readOnly, {"", "services"}: readOnly,
+			{"apps", "daemonsets"}: readOnly, {"apps", "deployments"}: readOnly, {"apps", "replicasets"}: readOnly,
+			{"apps", "statefulsets"}: readOnly, {"batch", "jobs"}: readOnly, {"batch", "cronjobs"}: readOnly,
+			{"autoscaling", "horizontalpodautoscalers"}: readOnly,
+		},
+		"gateway/Role/otelcol-sre-gateway-slo-leader-election": {
+			{"coordination.k8s.io", "leases"}: {"get", "create", "update"},
+		},
+		"sidecar/Role/otelcol-sre-sidecar":          {{"", "pods"}: readOnly, {"", "events"}: readOnly},
+		"sidecar-operator/Role/otelcol-sre-sidecar": {{"", "pods"}: readOnly, {"", "events"}: readOnly},
+	}
+	want["agent-direct/ClusterRole/otelcol-sre-agent"] = want["agent/ClusterRole/otelcol-sre-agent"]
+	got := map[string]map[rule][]string{}
+	for name, objs := range rendered(t) {
+		for _, o := range objs {
+			if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
+				continue
+			}
+			obj, err := decodeStrict(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rules []rbacv1.PolicyRule
+			switch r := obj.(type) {
+			case *rbacv1.ClusterRole:
+				rules = r.Rules
+			case *rbacv1.Role:
+				rules = r.Rules
+			}
+			key := name + "/" + o.GetKind() + "/" + o.GetName()
+			got[key] = map[rule][]string{}
+			for _, r := range rules {
+				if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+					t.Errorf("%s: unexpected resourceNames/nonResourceURLs in %+v", key, r)
+				}
+				for _, g := range r.APIGroups {
+					for _, res := range r.Resources {
+						k := rule{g, res}
+						if _, dup := got[key][k]; dup {
+							t.Errorf("%s: %s/%s listed twice", key, g, res)
+						}
+						got[key][k] = slices.Sorted(slices.Values(r.Verbs))
+					}
+				}
+			}
+		}
+	}
+	for key, w := range want {
+		for k, v := range w {
+			w[k] = slices.Sorted(slices.Values(v))
+		}
+		if !maps.EqualFunc(got[key], w, slices.Equal) {
+			t.Errorf("%s:\n got  %v\n want %v", key, got[key], w)
+		}
+	}
+	for key := range got {
+		if _, ok := want[key]; !ok {
+			t.Errorf("unexpected role %s", key)
+		}
+	}
+}
+
+// Only the tiers that talk to AWS carry the IRSA role, and it is the one from settings.env.
+func TestServiceAccountsIRSA(t *testing.T) {
+	arn := settingsEnv(t)["IRSA_ROLE_ARN"]
+	want := map[string]string{
+		"agent/otelcol-sre-agent":         "",
+		"agent-direct/otelcol-sre-agent":  arn,
+		"gateway/otelcol-sre-gateway-lb":  "",
+		"gateway/otelcol-sre-gateway-slo": arn,
+		"sidecar/demo-app":                "",
+		"sidecar-operator/demo-app":       "",
+	}
+	got := map[string]string{}
+	for name, objs := range rendered(t) {
+		for _, o := range objs {
+			if o.GetKind() == "ServiceAccount" {
+				got[name+"/"+o.GetName()] = o.GetAnnotations()["eks.amazonaws.com/role-arn"]
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("IRSA role annotations:\n got  %v\n want %v", got, want)
+	}
+}
+
+// The stateless tier scales (HPA) and survives voluntary disruptions (PDB); the SLO tier is a
+// StatefulSet with a headless Service and a volume per replica for file_storage and the WAL.
+func TestGatewayTiers(t *testing.T) {
+	kinds := map[string]bool{}
+	for _, o := range rendered(t)["gateway"] {
+		kinds[o.GetKind()+"/"+o.GetName()] = true
+		if o.GetKind() == "StatefulSet" {
+			obj, err := decodeStrict(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss := obj.(*appsv1.StatefulSet)
+			if ss.Spec.ServiceName != "otelcol-sre-gateway-slo-headless" || len(ss.Spec.VolumeClaimTemplates) != 1 || ss.Spec.VolumeClaimTemplates[0].Name != "data" {
+				t.Errorf("SLO tier StatefulSet: serviceName %q, volumeClaimTemplates %d", ss.Spec.ServiceName, len(ss.Spec.VolumeClaimTemplates))
+			}
+		}
+		if o.GetKind() == "Service" && o.GetName() == "otelcol-sre-gateway-slo-headless" {
+			if ip, _, _ := unstructured.NestedString(o.Object, "spec", "clusterIP"); ip != "None" {
+				t.Errorf("SLO tier Service must be headless (the loadbalancing exporter resolves every replica), clusterIP %q", ip)
+			}
+		}
+	}
+	for _, k := range []string{
+		"Deployment/otelcol-sre-gateway-lb", "HorizontalPodAutoscaler/otelcol-sre-gateway-lb", "PodDisruptionBudget/otelcol-sre-gateway-lb",
+		"Service/otelcol-sre-gateway-lb", "StatefulSet/otelcol-sre-gateway-slo", "Service/otelcol-sre-gateway-slo-headless",
+	} {
+		if !kinds[k] {
+			t.Errorf("gateway overlay has no %s", k)
+		}
+	}
+}
+
+// The operator flavour: the inject annotation names the OpenTelemetryCollector, which is mode sidecar,
+// hardened like the plain sidecar, and the app no longer carries its own collector container.
+func TestOperatorSidecar(t *testing.T) {
+	var cr *OpenTelemetryCollector
+	var app *appsv1.Deployment
+	for _, o := range rendered(t)["sidecar-operator"] {
+		obj, err := decodeStrict(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch v := obj.(type) {
+		case *OpenTelemetryCollector:
+			cr = v
+		case *appsv1.Deployment:
+			app = v
+		}
+	}
+	if cr == nil || app == nil {
+		t.Fatal("sidecar-operator overlay needs an OpenTelemetryCollector and the app Deployment")
+	}
+	if cr.Spec.Mode != "sidecar" || cr.Name != gen.SidecarCollectorName {
+		t.Errorf("OpenTelemetryCollector %s mode %q", cr.Name, cr.Spec.Mode)
+	}
+	if got := app.Spec.Template.Annotations["sidecar.opentelemetry.io/inject"]; got != cr.Name {
+		t.Errorf("inject annotation %q, want %q", got, cr.Name)
+	}
+	for _, c := range app.Spec.Template.Spec.Containers {
+		if c.Name == "otelcol-sre" {
+			t.Error("the app still has its own otelcol-sre container: the operator injects it")
+		}
+	}
+	checkContainerSecurity(t, "OpenTelemetryCollector "+cr.Name, nil, cr.Spec.SecurityContext)
+	if len(cr.Spec.EnvFrom) != 1 || !strings.HasPrefix(cr.Spec.EnvFrom[0].ConfigMapRef.Name, "otelcol-sre-settings-") {
+		t.Errorf("envFrom %+v: want the hashed settings ConfigMap", cr.Spec.EnvFrom)
+	}
+}
+
+// The committed generated files are what `go generate ./deploy` writes now.
+func TestGeneratedFilesAreUpToDate(t *testing.T) {
+	files, err := gen.All(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		onDisk, err := os.ReadFile(f.Path)
+		if err != nil || !bytes.Equal(onDisk, f.Content) {
+			t.Errorf("%s is stale or missing (%v): run `go generate ./deploy`", f.Path, err)
+		}
+	}
+}
