@@ -138,7 +138,7 @@ type MetricSelector struct {
 }
 
 var (
-	errNoSLOs   = errors.New("slos: at least one SLO is required")
+	errNoSLOs    = errors.New("slos: at least one SLO is required")
 	validInitial = []string{"auto", "keep", "drop"}
 )
 

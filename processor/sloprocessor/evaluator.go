@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -232,7 +233,20 @@ type point struct {
 	temporality pmetric.AggregationTemporality
 }
 
+// producerKey identifies the exporter of a cumulative series: its resource,
+// metric and start time (see counter.Point.Producer).
+func producerKey(metricHash, resHash uint64, start pcommon.Timestamp) uint64 {
+	return mix64(metricHash ^ mix64(resHash^mix64(uint64(start)+1)))
+}
+
 func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric, resHash uint64) {
+	tr := r.slo.tracker
+	metricHash := xxhash.Sum64String(m.Name())
+	saw := func(temporality pmetric.AggregationTemporality, start, ts pcommon.Timestamp) {
+		if temporality == pmetric.AggregationTemporalityCumulative {
+			tr.SawProducer(now, producerKey(metricHash, resHash, start), int64(ts))
+		}
+	}
 	switch m.Type() {
 	case pmetric.MetricTypeSum:
 		if r.kind == roleLatency {
@@ -242,6 +256,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		dps := sum.DataPoints()
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
+			saw(sum.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
 			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
 				continue
 			}
@@ -250,7 +265,8 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 				v = float64(dp.IntValue())
 			}
 			e.observe(now, r, rm, resHash, point{attrs: dp.Attributes(), temporality: sum.AggregationTemporality(),
-				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: v}})
+				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: v,
+					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}})
 		}
 		return
 	case pmetric.MetricTypeHistogram:
@@ -259,11 +275,13 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		thr, unitOK := e.threshold(r, m)
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
+			saw(h.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
 			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
 				continue
 			}
 			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),
-				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count())}}
+				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count()),
+					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}}
 			if r.kind == roleLatency {
 				if !unitOK {
 					e.drop(ReasonUnit)
@@ -285,11 +303,13 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		thr, unitOK := e.threshold(r, m)
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
+			saw(h.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
 			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
 				continue
 			}
 			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),
-				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count())}}
+				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count()),
+					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}}
 			if r.kind == roleLatency {
 				if !unitOK {
 					e.drop(ReasonUnit)

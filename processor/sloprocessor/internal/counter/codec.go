@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-const codecVersion = 1
+const codecVersion = 2
 
 // AppendBinary appends the tracker's since time and series to b.
 func (t *Tracker) AppendBinary(b []byte) []byte {
@@ -21,6 +21,12 @@ func (t *Tracker) AppendBinary(b []byte) []byte {
 		b = binary.AppendVarint(b, st.seen)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.total))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.good))
+	}
+	b = binary.AppendUvarint(b, uint64(len(t.producers)))
+	for k, pr := range t.producers {
+		b = binary.LittleEndian.AppendUint64(b, k)
+		b = binary.AppendVarint(b, pr.first)
+		b = binary.AppendVarint(b, pr.seen)
 	}
 	return b
 }
@@ -73,6 +79,28 @@ func Decode(cfg Config, b []byte) (*Tracker, []byte, error) {
 			return nil, nil, errCorrupt
 		}
 		t.series[k] = st
+	}
+	count, n = binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return nil, nil, errCorrupt
+	}
+	b = b[n:]
+	for range count {
+		if len(b) < 8 {
+			return nil, nil, errCorrupt
+		}
+		k := binary.LittleEndian.Uint64(b)
+		b = b[8:]
+		var pr producer
+		for _, f := range []*int64{&pr.first, &pr.seen} {
+			v, n := binary.Varint(b)
+			if n <= 0 {
+				return nil, nil, errCorrupt
+			}
+			*f = v
+			b = b[n:]
+		}
+		t.producers[k] = pr
 	}
 	return t, b, nil
 }

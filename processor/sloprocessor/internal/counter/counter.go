@@ -52,9 +52,17 @@ func (o Outcome) String() string { return outcomeNames[o] }
 // Point is one data point of a series. Total is the counter value (or a
 // histogram's count); Good is the part of it that is good (a histogram's
 // count under the latency threshold) and is zero for plain counters.
+//
+// Producer identifies what exports the series together with others (for
+// example resource, metric and start time); 0 means unknown. A cumulative
+// exporter sends all its series every time, so a series that first shows up
+// after its producer's earlier export was born since then and counts in full
+// even when its start time is the producer's (older) start time, as with
+// OpenTelemetry SDKs.
 type Point struct {
 	Start, Time int64 // Unix ns; Start 0 means unknown
 	Total, Good float64
+	Producer    uint64
 }
 
 // Increment is what a point adds to its series.
@@ -75,16 +83,23 @@ type state struct {
 	total, good float64
 }
 
+// producer is when a producer's first point was seen.
+type producer struct {
+	first int64 // point time of its first point
+	seen  int64 // tracker clock of its last point
+}
+
 // Tracker holds the last point of every series it has seen.
 type Tracker struct {
-	cfg    Config
-	since  int64
-	series map[uint64]state
+	cfg       Config
+	since     int64
+	series    map[uint64]state
+	producers map[uint64]producer
 }
 
 // New returns a tracker that has been able to see points since the time since.
 func New(cfg Config, since int64) *Tracker {
-	return &Tracker{cfg: cfg, since: since, series: make(map[uint64]state)}
+	return &Tracker{cfg: cfg, since: since, series: make(map[uint64]state), producers: make(map[uint64]producer)}
 }
 
 // Since returns the time from which the tracker could have seen points.
@@ -93,9 +108,9 @@ func (t *Tracker) Since() int64 { return t.since }
 // Len returns the number of tracked series.
 func (t *Tracker) Len() int { return len(t.series) }
 
-// StateBytes is the memory one tracked series takes in the map (key, value
-// and Go map overhead), for sizing.
-const StateBytes = 8 + 40 + 16
+// StateBytes is the memory one tracked series takes in the maps (key, value
+// and Go map overhead, and a share of a producer), for sizing.
+const StateBytes = 8 + 40 + 16 + 8
 
 func valid(p Point) bool {
 	return finiteNonNegative(p.Total) && finiteNonNegative(p.Good) && p.Good <= p.Total &&
@@ -139,9 +154,10 @@ func (t *Tracker) Cumulative(now int64, key uint64, p Point) (Increment, Outcome
 		return Increment{}, o
 	}
 	t.series[key] = state{start: p.Start, time: p.Time, seen: now, total: p.Total, good: p.Good}
+	bornSinceProducerSeen := t.producerSaw(now, p)
 	full := Increment{Total: p.Total, Good: p.Good}
 	if isNew {
-		if t.cfg.Initial == Keep || (t.cfg.Initial == Auto && p.Start != 0 && p.Start >= t.since) {
+		if t.cfg.Initial == Keep || (t.cfg.Initial == Auto && ((p.Start != 0 && p.Start >= t.since) || bornSinceProducerSeen)) {
 			return full, Counted
 		}
 		return Increment{}, Baseline
@@ -155,6 +171,34 @@ func (t *Tracker) Cumulative(now int64, key uint64, p Point) (Increment, Outcome
 	// keeps a re-bucketed point from counting more good than total.
 	inc.Good = math.Min(math.Max(p.Good-st.good, 0), inc.Total)
 	return inc, Counted
+}
+
+// SawProducer records that a producer exported a point at time ts. Callers
+// report every point of a producer, also the ones no series is tracked for,
+// so that a series born later is recognised as such.
+func (t *Tracker) SawProducer(now int64, id uint64, ts int64) {
+	pr, ok := t.producers[id]
+	if !ok {
+		if t.cfg.MaxSeries > 0 && len(t.producers) >= t.cfg.MaxSeries {
+			return
+		}
+		t.producers[id] = producer{first: ts, seen: now}
+		return
+	}
+	if pr.seen != now || ts < pr.first {
+		pr.seen, pr.first = now, min(pr.first, ts)
+		t.producers[id] = pr
+	}
+}
+
+// producerSaw records the point's producer and reports whether the producer
+// had an export before this point's time.
+func (t *Tracker) producerSaw(now int64, p Point) bool {
+	if p.Producer == 0 {
+		return false
+	}
+	t.SawProducer(now, p.Producer, p.Time)
+	return t.producers[p.Producer].first < p.Time
 }
 
 // Delta takes a delta point of series key at tracker time now: its values
@@ -180,6 +224,11 @@ func (t *Tracker) Expire(now int64) int {
 		if st.seen < cutoff {
 			delete(t.series, k)
 			n++
+		}
+	}
+	for k, pr := range t.producers {
+		if pr.seen < cutoff {
+			delete(t.producers, k)
 		}
 	}
 	return n

@@ -152,6 +152,28 @@ func TestCumulative(t *testing.T) {
 			},
 		},
 		{
+			name: "a series that first shows up after its producer's earlier export counts in full",
+			steps: []step{
+				{1, Point{Start: 500 * sec, Time: 1010 * sec, Total: 100, Producer: 9}, Increment{}, Baseline},
+				{2, Point{Start: 500 * sec, Time: 1020 * sec, Total: 5, Producer: 9}, Increment{Total: 5}, Counted},
+			},
+		},
+		{
+			name: "series of the producer's first export are baselines",
+			steps: []step{
+				{1, Point{Start: 500 * sec, Time: 1010 * sec, Total: 100, Producer: 9}, Increment{}, Baseline},
+				{2, Point{Start: 500 * sec, Time: 1010 * sec, Total: 5, Producer: 9}, Increment{}, Baseline},
+			},
+		},
+		{
+			name:    "drop ignores the producer",
+			initial: Drop,
+			steps: []step{
+				{1, Point{Start: 500 * sec, Time: 1010 * sec, Total: 100, Producer: 9}, Increment{}, Baseline},
+				{2, Point{Start: 500 * sec, Time: 1020 * sec, Total: 5, Producer: 9}, Increment{}, Baseline},
+			},
+		},
+		{
 			name: "series are independent",
 			steps: []step{
 				{1, pt(500*sec, 1010*sec, 10), Increment{}, Baseline},
@@ -228,11 +250,12 @@ func TestDelta(t *testing.T) {
 
 func TestExpire(t *testing.T) {
 	tr := New(Config{StaleAfter: 5 * time.Minute}, since)
-	tr.Cumulative(1000*sec, 1, pt(500*sec, 1000*sec, 1))
+	tr.Cumulative(1000*sec, 1, Point{Start: 500 * sec, Time: 1000 * sec, Total: 1, Producer: 7})
 	tr.Cumulative(1200*sec, 2, pt(500*sec, 1200*sec, 1))
 	assert.Equal(t, 0, tr.Expire(1200*sec))
 	assert.Equal(t, 1, tr.Expire(1301*sec), "series 1 unseen for more than 5m")
 	assert.Equal(t, 1, tr.Len())
+	assert.Empty(t, tr.producers, "its producer too")
 	// A series that comes back after expiry starts over as a baseline.
 	inc, o := tr.Cumulative(1400*sec, 1, pt(500*sec, 1400*sec, 50))
 	assert.Equal(t, Baseline, o)
@@ -249,13 +272,14 @@ func TestOutcomeString(t *testing.T) {
 func TestCodec(t *testing.T) {
 	tr := New(Config{MaxSeries: 10}, since)
 	tr.Cumulative(1010*sec, 1, Point{Start: 500 * sec, Time: 1010 * sec, Total: 10, Good: 8})
-	tr.Cumulative(1010*sec, 2, pt(1005*sec, 1010*sec, 3))
+	tr.Cumulative(1010*sec, 2, Point{Start: 1005 * sec, Time: 1010 * sec, Total: 3, Producer: 4})
 	b := tr.AppendBinary(nil)
 
 	got, rest, err := Decode(Config{MaxSeries: 10}, append(b, 7))
 	require.NoError(t, err)
 	assert.Equal(t, []byte{7}, rest)
 	assert.Equal(t, tr.series, got.series)
+	assert.Equal(t, tr.producers, got.producers)
 	assert.Equal(t, int64(since), got.Since())
 	inc, o := got.Cumulative(1020*sec, 1, Point{Start: 500 * sec, Time: 1020 * sec, Total: 12, Good: 9})
 	assert.Equal(t, Counted, o)
