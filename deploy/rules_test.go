@@ -1,0 +1,258 @@
+package deploy_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
+)
+
+// needTool returns the path of a command the test runs; without it the test skips, except in CI
+// (CI=true), where a missing tool is a failure.
+func needTool(t *testing.T, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := name + " not found: apt-get install " + debianPackage
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	t.Logf("%s %s:\n%s", filepath.Base(name), strings.Join(args, " "), out)
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `json:"name"`
+		Rules []struct {
+			Alert       string            `json:"alert"`
+			Record      string            `json:"record"`
+			Expr        string            `json:"expr"`
+			For         string            `json:"for"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"rules"`
+	} `json:"groups"`
+}
+
+func ruleFiles(t *testing.T) map[string]ruleFile {
+	t.Helper()
+	names, err := gen.RuleFiles(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatal("no rule files in rules/")
+	}
+	out := map[string]ruleFile{}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.UnmarshalStrict(b, &rf); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		out[n] = rf
+	}
+	return out
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	promtool := needTool(t, "promtool", "prometheus")
+	names, err := gen.RuleFiles(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, promtool, append([]string{"check", "rules"}, names...)...)
+}
+
+func TestPromtoolUnitTests(t *testing.T) {
+	promtool := needTool(t, "promtool", "prometheus")
+	tests, err := filepath.Glob("rules/tests/*.test.yaml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no rules/tests/*.test.yaml (%v)", err)
+	}
+	run(t, promtool, append([]string{"test", "rules"}, tests...)...)
+}
+
+// Every rule file has a unit test file, and every alert is expected to fire in at least one case.
+func TestEveryAlertHasAFiringUnitTest(t *testing.T) {
+	type unitTests struct {
+		RuleFiles []string `json:"rule_files"`
+		Tests     []struct {
+			AlertRuleTest []struct {
+				Alertname string `json:"alertname"`
+				ExpAlerts []any  `json:"exp_alerts"`
+			} `json:"alert_rule_test"`
+		} `json:"tests"`
+	}
+	for name, rf := range ruleFiles(t) {
+		base := strings.TrimSuffix(filepath.Base(name), ".yaml")
+		testFile := filepath.Join("rules", "tests", base+".test.yaml")
+		b, err := os.ReadFile(testFile)
+		if err != nil {
+			t.Errorf("%s has no unit tests: %v", name, err)
+			continue
+		}
+		var ut unitTests
+		if err := yaml.Unmarshal(b, &ut); err != nil {
+			t.Fatalf("%s: %v", testFile, err)
+		}
+		if !slices.Equal(ut.RuleFiles, []string{"../" + base + ".yaml"}) {
+			t.Errorf("%s: rule_files %v, want [../%s.yaml]", testFile, ut.RuleFiles, base)
+		}
+		fires := map[string]bool{}
+		for _, tc := range ut.Tests {
+			for _, a := range tc.AlertRuleTest {
+				if len(a.ExpAlerts) > 0 {
+					fires[a.Alertname] = true
+				}
+			}
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" && !fires[r.Alert] {
+					t.Errorf("%s: alert %s is never expected to fire in %s", name, r.Alert, testFile)
+				}
+			}
+		}
+	}
+}
+
+// Every alert has a severity the alert manager routes, a summary and a description.
+func TestAlertsAreRoutable(t *testing.T) {
+	severities := []string{"page", "ticket", "warning"}
+	for name, rf := range ruleFiles(t) {
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					continue
+				}
+				if !slices.Contains(severities, r.Labels["severity"]) {
+					t.Errorf("%s %s: severity %q, want one of %v", name, r.Alert, r.Labels["severity"], severities)
+				}
+				if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+					t.Errorf("%s %s: summary and description annotations required", name, r.Alert)
+				}
+			}
+		}
+	}
+}
+
+// The ACK resources carry the rule files and the alert manager definition byte for byte, and the AMP
+// workspace from settings.env.
+func TestACKResourcesMatchPlainFiles(t *testing.T) {
+	ws := settingsEnv(t)["AMP_WORKSPACE_ID"]
+	names, err := gen.RuleFiles(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[gen.RuleGroupsNamespaceName(n)] = string(b)
+	}
+	am, err := os.ReadFile(gen.AlertManagerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	var amGot *AlertManagerDefinition
+	for _, o := range rendered(t)["amp-rules"] {
+		obj, err := decodeStrict(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch v := obj.(type) {
+		case *RuleGroupsNamespace:
+			if v.Spec.Name != v.Name || v.Spec.WorkspaceID != ws {
+				t.Errorf("RuleGroupsNamespace %s: spec.name %q, workspaceID %q (want %q)", v.Name, v.Spec.Name, v.Spec.WorkspaceID, ws)
+			}
+			got[v.Name] = v.Spec.Configuration
+		case *AlertManagerDefinition:
+			amGot = v
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("RuleGroupsNamespaces %d, rule files %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("RuleGroupsNamespace %s: configuration differs from its rule file", k)
+		}
+	}
+	if amGot == nil || amGot.Spec.Configuration != string(am) || amGot.Spec.WorkspaceID != ws {
+		t.Errorf("AlertManagerDefinition must carry %s verbatim and workspace %s", gen.AlertManagerFile, ws)
+	}
+}
+
+// AMP's definition wraps a standard Alertmanager configuration: amtool validates it (SNS receivers,
+// routes, inhibit rules) and every severity the rules use reaches a receiver.
+func TestAlertManagerDefinition(t *testing.T) {
+	b, err := os.ReadFile(gen.AlertManagerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		AlertmanagerConfig string `json:"alertmanager_config"`
+	}
+	if err := yaml.UnmarshalStrict(b, &def); err != nil {
+		t.Fatalf("%s: %v (AMP accepts alertmanager_config and template_files only)", gen.AlertManagerFile, err)
+	}
+	var cfg struct {
+		Route struct {
+			Receiver string `json:"receiver"`
+			Routes   []struct {
+				Receiver string   `json:"receiver"`
+				Matchers []string `json:"matchers"`
+			} `json:"routes"`
+		} `json:"route"`
+		Receivers []struct {
+			Name       string           `json:"name"`
+			SNSConfigs []map[string]any `json:"sns_configs"`
+		} `json:"receivers"`
+	}
+	if err := yaml.Unmarshal([]byte(def.AlertmanagerConfig), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.Receivers {
+		if len(r.SNSConfigs) == 0 {
+			t.Errorf("receiver %s: AMP delivers to SNS only", r.Name)
+		}
+	}
+	paged := false
+	for _, r := range cfg.Route.Routes {
+		paged = paged || (slices.Contains(r.Matchers, `severity="page"`) && r.Receiver == "sns-page")
+	}
+	if !paged || cfg.Route.Receiver == "" {
+		t.Errorf("severity=page must route to sns-page and everything else to a default receiver")
+	}
+
+	amtool := needTool(t, "amtool", "prometheus-alertmanager")
+	f := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := os.WriteFile(f, []byte(def.AlertmanagerConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, amtool, "check-config", f)
+}
