@@ -53,7 +53,10 @@ func explicitGood(dp pmetric.HistogramDataPoint, thr float64, interpolate bool) 
 			return good, true
 		}
 	}
-	return good, interpolate
+	if !interpolate {
+		return 0, false
+	}
+	return good, true
 }
 
 // exponentialGood counts the events of an exponential histogram at or under

@@ -59,6 +59,9 @@ func (g *Group) Add(now, t int64, good, total float64) Outcome {
 	if t > now+int64(g.spec.MaxFutureSkew) {
 		return Future
 	}
+	// The rings end at the clock, or at a newer point within the skew.
+	g.fine.advance(g.fine.slotOf(now))
+	g.coarse.advance(g.coarse.slotOf(now))
 	p := pair{good: good, total: total}
 	okFine := g.fine.add(g.fine.slotOf(t), p)
 	okCoarse := g.coarse.add(g.coarse.slotOf(t), p)
