@@ -132,12 +132,12 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 		"k8s_pod_phase": true,
 	}
 	labels := map[string]bool{
-		"cluster": true, // external label of prometheus_remote_write/amp
+		"cluster":       true, // external label of prometheus_remote_write/amp
 		"k8s_node_name": true, "k8s_namespace_name": true, "k8s_pod_name": true, "k8s_pod_uid": true,
 		"k8s_pod_diagnosis_status": true, "k8s_pod_diagnosis_stuck": true, "k8s_pod_diagnosis_reason": true,
 		"k8s_pod_diagnosis_container": true, "k8s_pod_diagnosis_message": true, "k8s_pod_diagnosis_since": true,
 		"k8s_pod_diagnosis_hint": true,
-		"slo_name": true, "slo_service": true, "slo_window": true, "slo_alert_severity": true, "slo_outcome": true,
+		"slo_name":               true, "slo_service": true, "slo_window": true, "slo_alert_severity": true, "slo_outcome": true,
 	}
 	ethtoolMetadata(t, metrics, labels)
 

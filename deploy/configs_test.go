@@ -1,0 +1,136 @@
+package deploy_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// collectorBinary is the otelcol-sre binary `make build` produced (OTELCOL_SRE_BINARY, as `make test`
+// sets it, else ../bin/otelcol-sre). Without it the test skips, or fails in CI.
+func collectorBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_SRE_BINARY")
+	if bin == "" {
+		bin = filepath.Join("..", "bin", "otelcol-sre")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		msg := "no collector binary (" + bin + "): run `make build` or set OTELCOL_SRE_BINARY"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// builtComponents lists "kind/type" of every component the binary has (`otelcol-sre components`).
+func builtComponents(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(bin, "components").Output()
+	if err != nil {
+		t.Fatalf("%s components: %v", bin, err)
+	}
+	var list map[string]any
+	if err := yaml.Unmarshal(out, &list); err != nil {
+		t.Fatalf("%s components: %v", bin, err)
+	}
+	have := map[string]bool{}
+	for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+		entries, _ := list[kind].([]any)
+		for _, e := range entries {
+			if name, ok := e.(map[string]any)["name"].(string); ok {
+				have[kind+"/"+name] = true
+			}
+		}
+	}
+	return have
+}
+
+// configSets returns the config file lists the manifests start collectors with (from the rendered
+// containers' args), each once; the operator sidecar runs sidecar.yaml.
+func configSets(t *testing.T) [][]string {
+	t.Helper()
+	var sets [][]string
+	for _, p := range podTemplates(t) {
+		for _, c := range p.template.Spec.Containers {
+			if args := configArgs(c.Args); len(args) > 0 && !slices.ContainsFunc(sets, func(s []string) bool { return slices.Equal(s, args) }) {
+				sets = append(sets, args)
+			}
+		}
+	}
+	return sets
+}
+
+// referencedComponents lists "kind/type" of the components the merged files configure.
+func referencedComponents(t *testing.T, files []string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join("configs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := yaml.Unmarshal(b, &cfg); err != nil {
+			t.Fatalf("configs/%s: %v", f, err)
+		}
+		for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+			section, _ := cfg[kind].(map[string]any)
+			for id := range section {
+				typ, _, _ := strings.Cut(id, "/")
+				seen[kind+"/"+typ] = true
+			}
+		}
+	}
+	return slices.Sorted(func(yield func(string) bool) {
+		for k := range seen {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+}
+
+// Every config set the manifests run passes `otelcol-sre validate` with the environment the pods get.
+func TestCollectorConfigsValidate(t *testing.T) {
+	bin := collectorBinary(t)
+	have := builtComponents(t, bin)
+	env := append(os.Environ(),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"K8S_NODE_NAME=node-1", "K8S_NODE_IP=127.0.0.1", "K8S_POD_NAME=otelcol-sre-0", "K8S_POD_NAMESPACE=otelcol-sre",
+		"K8S_POD_UID=00000000-0000-0000-0000-000000000001", "K8S_POD_IP=127.0.0.1",
+		"GATEWAY_ENDPOINT=127.0.0.1:4317", "SLO_TIER_HEADLESS_SERVICE=localhost",
+		"OTELCOL_SRE_DATA_DIR="+t.TempDir(),
+	)
+	for k, v := range settingsEnv(t) {
+		env = append(env, k+"="+v)
+	}
+	for _, set := range configSets(t) {
+		t.Run(strings.Join(set, "+"), func(t *testing.T) {
+			var missing []string
+			for _, c := range referencedComponents(t, set) {
+				if !have[c] {
+					missing = append(missing, c)
+				}
+			}
+			if len(missing) > 0 {
+				t.Skipf("the distribution has no %v yet (add them to builder-config.yaml)", missing)
+			}
+			args := []string{"validate"}
+			for _, f := range set {
+				args = append(args, "--config="+filepath.Join("configs", f))
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("otelcol-sre %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		})
+	}
+}
