@@ -33,6 +33,12 @@ func TestValidateEMF(t *testing.T) {
 		{name: "high resolution storage", message: emfEvent(func(_, _, d map[string]any) {
 			d["Metrics"] = []any{map[string]any{"Name": "requests", "StorageResolution": 1}}
 		})},
+		{name: "empty unit as awsemf writes it for unitless metrics", message: emfEvent(func(_, _, d map[string]any) {
+			d["Metrics"] = []any{map[string]any{"Name": "requests", "Unit": ""}}
+		})},
+		{name: "OpenTelemetry annotation unit passed through untranslated", message: emfEvent(func(_, _, d map[string]any) {
+			d["Metrics"] = []any{map[string]any{"Name": "requests", "Unit": "{packets}"}}
+		}), wantErr: "EMF schema"},
 		{name: "not JSON", message: "requests=3", wantErr: "not JSON"},
 		{name: "no _aws member", message: `{"requests":3}`, wantErr: "EMF schema"},
 		{name: "timestamp in seconds instead of ms", message: emfEvent(func(_, a, _ map[string]any) { a["Timestamp"] = 1795377600 }), wantErr: "EMF schema"},
