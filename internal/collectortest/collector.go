@@ -1,0 +1,205 @@
+// Package collectortest runs the built otelcol-sre binary in end-to-end tests: it finds (or builds) the
+// binary, starts it on free loopback ports with an environment that can never reach AWS, waits until it is
+// healthy, and stops it with SIGINT the way Ctrl-C does.
+package collectortest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BinaryEnv names the environment variable through which `make test` hands the tests the binary it built.
+const BinaryEnv = "OTELCOL_SRE_BINARY"
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// RepoRoot is the repository's top directory, found from this source file's location.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Binary returns the path of the otelcol-sre binary: $OTELCOL_SRE_BINARY when set (make test sets it),
+// otherwise one built once per test process from distribution/ (slow on a cold cache).
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			tb.Fatalf("%s=%s: %v (run `make build`)", BinaryEnv, p, err)
+		}
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "otelcol-sre-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "otelcol-sre")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", buildPath, ".")
+		cmd.Dir = filepath.Join(RepoRoot(), "distribution")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building the collector: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// SafeEnv is the process environment for a collector under test: the caller's, plus settings that keep the
+// AWS SDK away from the instance-metadata address (dummy static keys, a region, IMDS disabled).
+func SafeEnv(extra map[string]string) []string {
+	env := append(os.Environ(),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDOTELCOLSRETEST",
+		"AWS_SECRET_ACCESS_KEY=otelcol-sre-test-secret",
+	)
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// Run runs the binary with args to completion and returns its combined output.
+func Run(tb testing.TB, env map[string]string, args ...string) (string, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(tb), args...)
+	cmd.Env = SafeEnv(env)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Process is a running collector.
+type Process struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{}
+	err    error
+	killed bool // ended by Kill: Stop then reports no error
+}
+
+// Start runs the binary with --config and env, waits until the health_check extension at healthURL answers
+// 200, and registers a cleanup that stops it. Output is kept for failure messages.
+func Start(tb testing.TB, config string, env map[string]string, healthURL string) *Process {
+	tb.Helper()
+	p := &Process{output: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(Binary(tb), "--config", config)
+	p.cmd.Env = SafeEnv(env)
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("starting collector: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() {
+		if err := p.Stop(30 * time.Second); err != nil {
+			tb.Errorf("stopping collector: %v\n%s", err, p.Output())
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			tb.Fatalf("collector exited during start-up: %v\n%s", p.err, p.Output())
+		default:
+		}
+		if resp, err := http.Get(healthURL); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("collector not healthy at %s after 60s\n%s", healthURL, p.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGINT (what Ctrl-C sends) and waits for a clean exit; it kills the process group on timeout.
+// Calling it again after the process ended returns the first result (nil after Kill).
+func (p *Process) Stop(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		if p.killed {
+			return nil
+		}
+		return p.err
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("collector did not stop within %s after SIGINT", timeout)
+	}
+}
+
+// Kill ends the collector with SIGKILL, as an OOM kill or a node failure would.
+func (p *Process) Kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	p.killed = true
+}
+
+// Pid is the collector's process id (for /proc measurements in load tests).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Output is everything the collector printed so far.
+func (p *Process) Output() string { return p.output.String() }
+
+// Port formats a port for an environment variable.
+func Port(p int) string { return strconv.Itoa(p) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

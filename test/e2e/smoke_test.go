@@ -1,0 +1,190 @@
+// End-to-end smoke test of the built distribution: what it contains, that every shipped config validates,
+// and that the local config receives OTLP and serves it on its Prometheus endpoint.
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"gopkg.in/yaml.v3"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+)
+
+// wantComponents is the distribution's contract with its users (README.md "Components").
+var wantComponents = map[string][]string{
+	"receivers":  {"otlp", "prometheus", "host_metrics", "kubelet_stats", "k8s_cluster", "k8s_objects", "file_log"},
+	"processors": {"batch", "memory_limiter", "k8s_attributes", "resource_detection", "transform", "filter", "cumulativetodelta"},
+	"exporters": {"prometheus_remote_write", "awsemf", "awscloudwatchlogs", "otlp_grpc", "otlp_http", "debug", "file",
+		"prometheus", "loadbalancing"},
+	"extensions": {"sigv4auth", "health_check", "pprof", "zpages", "file_storage", "k8s_leader_elector"},
+	"connectors": {"span_metrics", "routing"},
+	"providers":  {"env", "file", "yaml", "http", "https"},
+}
+
+func TestComponentsListsEveryComponent(t *testing.T) {
+	out, err := collectortest.Run(t, nil, "components")
+	if err != nil {
+		t.Fatalf("otelcol-sre components: %v\n%s", err, out)
+	}
+	var got map[string]any
+	if err := yaml.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("components output is not YAML: %v\n%s", err, out)
+	}
+	for kind, names := range wantComponents {
+		have := map[string]bool{}
+		list, _ := got[kind].([]any)
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				if n, ok := m["name"].(string); ok {
+					have[n] = true
+				}
+				if n, ok := m["scheme"].(string); ok {
+					have[n] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if !have[n] {
+				t.Errorf("%s: %q missing from `otelcol-sre components`", kind, n)
+			}
+		}
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// placeholderEnv gives every ${env:NAME} a config references a harmless value of the right shape, so that
+// validation checks the config and not the test machine's environment.
+func placeholderEnv(t *testing.T, config []byte) map[string]string {
+	env := map[string]string{}
+	for _, m := range envRef.FindAllStringSubmatch(string(config), -1) {
+		name := m[1]
+		switch {
+		case os.Getenv(name) != "":
+			continue
+		case strings.HasSuffix(name, "_PORT"):
+			env[name] = collectortest.Port(collectortest.FreePort(t))
+		case strings.HasSuffix(name, "_URL"), strings.HasSuffix(name, "_ENDPOINT"):
+			env[name] = "http://127.0.0.1:9/" + strings.ToLower(name)
+		case strings.HasSuffix(name, "_IP"):
+			env[name] = "127.0.0.1"
+		default:
+			env[name] = "otelcol-sre-test"
+		}
+	}
+	return env
+}
+
+func TestValidateEveryShippedConfig(t *testing.T) {
+	configs, err := filepath.Glob(filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "*.yaml"))
+	if err != nil || len(configs) == 0 {
+		t.Fatalf("no configs under deploy/configs: %v", err)
+	}
+	for _, c := range configs {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			raw, err := os.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out, err := collectortest.Run(t, placeholderEnv(t, raw), "validate", "--config", c); err != nil {
+				t.Fatalf("otelcol-sre validate --config %s: %v\n%s", c, err, out)
+			}
+		})
+	}
+}
+
+func TestLocalConfigServesOTLPMetricsOnPrometheusEndpoint(t *testing.T) {
+	ports := map[string]int{}
+	env := map[string]string{}
+	for _, name := range []string{"OTLP_GRPC", "OTLP_HTTP", "PROMETHEUS", "HEALTH", "ZPAGES", "TELEMETRY"} {
+		ports[name] = collectortest.FreePort(t)
+		env["OTELCOL_SRE_"+name+"_PORT"] = collectortest.Port(ports[name])
+	}
+	config := filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "local.yaml")
+	raw, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range placeholderEnv(t, raw) {
+		if _, set := env[k]; !set {
+			env[k] = v
+		}
+	}
+	proc := collectortest.Start(t, config, env, "http://127.0.0.1:"+collectortest.Port(ports["HEALTH"])+"/")
+
+	conn, err := grpc.NewClient("127.0.0.1:"+collectortest.Port(ports["OTLP_GRPC"]),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(sampleMetrics())); err != nil {
+		t.Fatalf("OTLP export: %v", err)
+	}
+
+	want := regexp.MustCompile(`(?m)^e2e_orders_total\{[^}]*service_name="checkout"[^}]*\} 42$`)
+	url := "http://127.0.0.1:" + collectortest.Port(ports["PROMETHEUS"]) + "/metrics"
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		body = get(t, url)
+		if want.MatchString(body) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !want.MatchString(body) {
+		t.Fatalf("%s never showed %s; last body:\n%s\ncollector output:\n%s", url, want, body, proc.Output())
+	}
+	if !strings.Contains(body, "system_cpu_time_seconds_total") && !strings.Contains(body, "system_memory_usage_bytes") {
+		t.Errorf("host metrics missing from %s", url)
+	}
+	if err := proc.Stop(30 * time.Second); err != nil {
+		t.Fatalf("collector did not stop cleanly on SIGINT: %v\n%s", err, proc.Output())
+	}
+}
+
+func sampleMetrics() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "checkout")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("e2e.orders")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := sum.DataPoints().AppendEmpty()
+	now := time.Now()
+	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute)))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+	dp.SetIntValue(42)
+	return md
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
