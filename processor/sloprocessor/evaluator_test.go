@@ -17,8 +17,8 @@ import (
 // counterPoint is one point of the requests counter in the tests below.
 type counterPoint struct {
 	route, code, service string
-	start, at           time.Duration // relative to t0
-	value               int64
+	start, at            time.Duration // relative to t0
+	value                int64
 }
 
 func requests(temporality pmetric.AggregationTemporality, pts ...counterPoint) pmetric.Metrics {
