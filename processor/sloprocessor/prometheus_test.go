@@ -1,0 +1,239 @@
+package sloprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// requireTool returns the path of a binary, skipping the test when it is
+// missing outside CI and failing it in CI.
+func requireTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI: apt-get install %s", name, pkg)
+		}
+		t.Skipf("%s not installed (apt-get install %s); skipping the comparison with Prometheus", name, pkg)
+	}
+	return path
+}
+
+// promSample is one scraped sample of http_requests_total.
+type promSample struct {
+	code  string
+	start time.Time // process start, for the OTLP side
+	at    time.Time
+	value float64
+}
+
+// scrapeSeries simulates 4 hours of a service scraped every 15 s: steady
+// traffic with ~1% errors, an incident with ~30% errors from 1h30 to 1h50,
+// and a process restart (counter reset) at 2h30.
+func scrapeSeries(base time.Time) []promSample {
+	rng := rand.New(rand.NewPCG(7, 9))
+	const step = 15 * time.Second
+	start := base.Add(-time.Hour)
+	var good, bad float64
+	var out []promSample
+	for d := time.Duration(0); d <= 4*time.Hour; d += step {
+		at := base.Add(d)
+		if d == 150*time.Minute {
+			start, good, bad = at.Add(-5*time.Second), 0, 0
+		}
+		good += float64(40 + rng.IntN(30))
+		switch {
+		case d >= 90*time.Minute && d < 110*time.Minute:
+			bad += float64(15 + rng.IntN(20))
+		case rng.IntN(3) == 0:
+			bad += float64(rng.IntN(3))
+		}
+		out = append(out, promSample{"200", start, at, good}, promSample{"500", start, at, bad})
+	}
+	return out
+}
+
+func writeOpenMetrics(t *testing.T, path string, samples []promSample) {
+	var b strings.Builder
+	b.WriteString("# TYPE http_requests counter\n")
+	for _, code := range []string{"200", "500"} {
+		for _, s := range samples {
+			if s.code == code {
+				fmt.Fprintf(&b, "http_requests_total{code=%q} %g %.3f\n", code, s.value, float64(s.at.UnixMilli())/1000)
+			}
+		}
+	}
+	b.WriteString("# EOF\n")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startPrometheus backfills the samples into a TSDB and serves it on
+// loopback; it returns the base URL.
+func startPrometheus(t *testing.T, samples []promSample) string {
+	prom := requireTool(t, "prometheus", "prometheus")
+	promtool := requireTool(t, "promtool", "prometheus")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	om := filepath.Join(dir, "samples.om")
+	writeOpenMetrics(t, om, samples)
+	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", om, data).CombinedOutput()
+	require.NoError(t, err, string(out))
+	cfg := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o600))
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+data,
+		"--storage.tsdb.retention.time=10y", "--web.listen-address="+addr)
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	require.NoError(t, err)
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	baseURL := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(baseURL + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return baseURL
+			}
+		}
+		if time.Now().After(deadline) {
+			logs, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("prometheus did not become ready: %v\n%s", err, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func promQuery(t *testing.T, baseURL, query string, at time.Time) (float64, bool) {
+	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	resp, err := http.Get(baseURL + "/api/v1/query?" + q.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "success", body.Status)
+	if len(body.Data.Result) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
+	require.NoError(t, err)
+	return v, !math.IsNaN(v)
+}
+
+// promTolerance is the documented agreement between the processor's SLI and
+// Sloth-style PromQL over a window w with scrape interval step: Prometheus
+// measures the increase between the first and last sample inside the window
+// and extrapolates it to the window's edges, while the processor sums the
+// exact increments reported inside the window's slots, so the two windows
+// differ by up to one scrape interval at each edge. The SLI of those edge
+// intervals can differ from the window's by at most maxBadRatio (the largest
+// share of bad events in any interval), which bounds the difference.
+func promTolerance(w, step time.Duration, maxBadRatio float64) float64 {
+	return 2 * float64(step) / float64(w) * maxBadRatio
+}
+
+func TestAgainstPrometheus(t *testing.T) {
+	base := time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
+	samples := scrapeSeries(base)
+	baseURL := startPrometheus(t, samples)
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.SLOs = []SLOConfig{{
+		Name: "availability", Objective: ObjectiveConfig{Target: 0.99}, TimeWindow: TimeWindowConfig{Duration: "30d"},
+		Indicator: IndicatorConfig{Ratio: &RatioConfig{
+			Total: &MetricSelector{Metric: "http_requests_total"},
+			Good:  &MetricSelector{Metric: "http_requests_total", Attributes: map[string]string{"code": "200"}},
+		}},
+	}}
+	require.NoError(t, cfg.Validate())
+	e, err := NewEvaluator(cfg, nopTelemetry(), base.Add(-time.Minute))
+	require.NoError(t, err)
+
+	windows := map[string]time.Duration{"5m": 5 * time.Minute, "30m": 30 * time.Minute, "1h": time.Hour, "2h": 2 * time.Hour}
+	const maxBadRatio = 34.0 / (34 + 40) // the incident's worst 15 s
+	next := 0
+	compared := 0
+	var worst float64
+	worstAbs := map[string]float64{}
+	for k := 1; k <= 24; k++ {
+		// Evaluate just before a minute boundary, where the processor's
+		// whole slots span exactly the window.
+		at := base.Add(time.Duration(k)*10*time.Minute - time.Millisecond)
+		for ; next < len(samples) && !samples[next].at.After(at); next += 2 {
+			md := pmetric.NewMetrics()
+			m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+			m.SetName("http_requests_total")
+			sum := m.SetEmptySum()
+			sum.SetIsMonotonic(true)
+			sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			for _, s := range samples[next : next+2] {
+				dp := sum.DataPoints().AppendEmpty()
+				dp.Attributes().PutStr("code", s.code)
+				dp.SetStartTimestamp(pcommon.NewTimestampFromTime(s.start))
+				dp.SetTimestamp(pcommon.NewTimestampFromTime(s.at))
+				dp.SetDoubleValue(s.value)
+			}
+			consume(e, samples[next].at, md)
+		}
+		r, ok := groupResult(t, e, 0, at)
+		require.True(t, ok)
+		for i, w := range e.slos[0].spec.Windows {
+			length, compare := windows[w.Name]
+			if !compare || at.Sub(base) < length {
+				continue
+			}
+			q := fmt.Sprintf(`sum(rate(http_requests_total{code="200"}[%s])) / sum(rate(http_requests_total[%s]))`, w.Name, w.Name)
+			want, ok := promQuery(t, baseURL, q, at)
+			require.True(t, ok, q)
+			got := r.Windows[i].SLI
+			diff := math.Abs(got - want)
+			worst = max(worst, diff/promTolerance(length, 15*time.Second, maxBadRatio))
+			worstAbs[w.Name] = max(worstAbs[w.Name], diff)
+			require.LessOrEqual(t, diff, promTolerance(length, 15*time.Second, maxBadRatio),
+				"%s at +%v: processor %.6f, prometheus %.6f", w.Name, at.Sub(base).Round(time.Second), got, want)
+			compared++
+		}
+	}
+	require.Greater(t, compared, 50)
+	t.Logf("compared %d window SLIs; largest difference used %.0f%% of the tolerance; largest |processor - prometheus| per window: %v",
+		compared, worst*100, worstAbs)
+}
