@@ -178,11 +178,11 @@ func (c *diagCtx) overdue(since time.Time, limit time.Duration) bool {
 
 func (c *diagCtx) terminating() Diagnosis {
 	p := c.p
-	requested := p.Deletion.Add(-time.Duration(p.DeletionGraceSecond) * time.Second)
+	requested := p.Deletion.Std().Add(-time.Duration(p.DeletionGraceSecond) * time.Second)
 	d := Diagnosis{Reason: ReasonTerminating, Since: requested,
-		Message: "pod is terminating; its grace period ends at " + p.Deletion.UTC().Format(time.RFC3339),
+		Message: "pod is terminating; its grace period ends at " + p.Deletion.Std().UTC().Format(time.RFC3339),
 		Hint:    "the pod is shutting down within its grace period: nothing to do unless it stays"}
-	if !c.overdue(p.Deletion, c.o.TerminatingTimeout) {
+	if !c.overdue(p.Deletion.Std(), c.o.TerminatingTimeout) {
 		return d
 	}
 	d.Reason, d.Stuck = ReasonTerminatingStuck, true
@@ -216,11 +216,11 @@ func (c *diagCtx) nodeUnreachable() bool {
 	if p.Reason == reasonNodeLost {
 		return true
 	}
-	if r := condition(p, "Ready"); r != nil && (r.Status == "Unknown" || r.Reason == "NodeNotReady") {
+	if r := condition(p, "Ready"); r != nil && (r.Status == "Unknown" || r.Reason() == "NodeNotReady") {
 		return true
 	}
 	dt := condition(p, "DisruptionTarget")
-	return dt != nil && dt.Status == "True" && dt.Reason == "DeletionByTaintManager"
+	return dt != nil && dt.Status == "True" && dt.Reason() == "DeletionByTaintManager"
 }
 
 func firstRunning(p *Pod) string {
@@ -282,8 +282,8 @@ func (c *diagCtx) failed() Diagnosis {
 			}
 			d.Message = terminationText(t)
 			d.Hint = exitHint(t, d.Container, false)
-			if !t.FinishedAt.IsZero() {
-				d.Since = t.FinishedAt
+			if !t.FinishedAt.Std().IsZero() {
+				d.Since = t.FinishedAt.Std()
 			}
 			return d
 		}
@@ -299,15 +299,15 @@ func (c *diagCtx) nodeShutdown() bool {
 		return true
 	}
 	dt := condition(p, "DisruptionTarget")
-	return dt != nil && dt.Reason == "TerminationByKubelet" && strings.Contains(dt.Message, "shutdown")
+	return dt != nil && dt.Reason() == "TerminationByKubelet" && strings.Contains(dt.Message(), "shutdown")
 }
 
 // failedSince is the latest condition transition: the failure is the last
 // thing that happened to a terminal pod.
 func (c *diagCtx) failedSince() time.Time {
-	since := c.p.Created
+	since := c.p.Created.Std()
 	for i := range c.p.Conditions {
-		if t := c.p.Conditions[i].LastTransition; t.After(since) {
+		if t := c.p.Conditions[i].LastTransition.Std(); t.After(since) {
 			since = t
 		}
 	}
@@ -354,10 +354,10 @@ func evictedContainer(msg string) string {
 func (c *diagCtx) unscheduled() Diagnosis {
 	p := c.p
 	ps := condition(p, "PodScheduled")
-	if len(p.SchedulingGates) > 0 || (ps != nil && ps.Reason == ReasonSchedulingGated) {
-		d := Diagnosis{Reason: ReasonSchedulingGated, Since: p.Created}
+	if len(p.SchedulingGates) > 0 || (ps != nil && ps.Reason() == ReasonSchedulingGated) {
+		d := Diagnosis{Reason: ReasonSchedulingGated, Since: p.Created.Std()}
 		if ps != nil {
-			d.Message = ps.Message
+			d.Message = ps.Message()
 		}
 		if d.Message == "" {
 			d.Message = "scheduling gates: " + strings.Join(p.SchedulingGates, ", ")
@@ -370,12 +370,12 @@ func (c *diagCtx) unscheduled() Diagnosis {
 		return d
 	}
 	if ps != nil && ps.Status == "False" {
-		d := Diagnosis{Reason: ps.Reason, Message: ps.Message, Since: ps.LastTransition}
+		d := Diagnosis{Reason: ps.Reason(), Message: ps.Message(), Since: ps.LastTransition.Std()}
 		if d.Reason == "" {
 			d.Reason = ReasonUnschedulable
 		}
 		if d.Since.IsZero() {
-			d.Since = p.Created
+			d.Since = p.Created.Std()
 		}
 		if d.Message == "" {
 			if e := c.latestEvent("", "FailedScheduling"); e != nil {
@@ -386,7 +386,7 @@ func (c *diagCtx) unscheduled() Diagnosis {
 		d.Hint = schedulingHint(d.Message)
 		return d
 	}
-	d := Diagnosis{Reason: ReasonNotScheduled, Since: p.Created}
+	d := Diagnosis{Reason: ReasonNotScheduled, Since: p.Created.Std()}
 	if e := c.latestEvent("", "FailedScheduling"); e != nil {
 		d.Reason, d.Message, d.Hint = ReasonUnschedulable, e.Message, schedulingHint(e.Message)
 	} else {
@@ -432,15 +432,15 @@ func (c *diagCtx) initTrouble() (Diagnosis, bool) {
 		case ic.Terminated != nil:
 			t := ic.Terminated
 			d := Diagnosis{Stuck: true, Reason: terminationReason(t), Container: ic.Name,
-				Message: terminationText(t), Since: t.FinishedAt, Hint: exitHint(t, ic.Name, false)}
+				Message: terminationText(t), Since: t.FinishedAt.Std(), Hint: exitHint(t, ic.Name, false)}
 			if t.Reason == "Error" || t.Reason == "" {
 				d.Reason = ReasonInitError
 			}
 			return d, true
 		case ic.Running:
-			d := Diagnosis{Reason: ReasonInitializing, Container: ic.Name, Since: ic.RunningSince}
+			d := Diagnosis{Reason: ReasonInitializing, Container: ic.Name, Since: ic.RunningSince.Std()}
 			d.Message = "init container " + strconv.Quote(ic.Name) + " (" + strconv.Itoa(i+1) + "/" +
-				strconv.Itoa(len(p.InitContainers)) + ") has been running since " + ic.RunningSince.UTC().Format(time.RFC3339)
+				strconv.Itoa(len(p.InitContainers)) + ") has been running since " + ic.RunningSince.Std().UTC().Format(time.RFC3339)
 			d.Hint = "init container " + ic.Name + " has not finished: check what it waits for (kubectl logs POD -c " + ic.Name + ")"
 			if ic.Sidecar {
 				d.Message = "sidecar " + strconv.Quote(ic.Name) + " is running but its startup probe has not passed"
@@ -500,7 +500,7 @@ func (c *diagCtx) containerTrouble() (Diagnosis, bool) {
 	case 2:
 		t := worst.Terminated
 		return Diagnosis{Stuck: true, Reason: terminationReason(t), Container: worst.Name,
-			Message: terminationText(t), Since: t.FinishedAt, Hint: exitHint(t, worst.Name, false)}, true
+			Message: terminationText(t), Since: t.FinishedAt.Std(), Hint: exitHint(t, worst.Name, false)}, true
 	}
 	if worst.Waiting.Reason == ReasonCrashLoopBackOff {
 		return c.crashLoop(worst), true
@@ -512,15 +512,15 @@ func (c *diagCtx) containerTrouble() (Diagnosis, bool) {
 // carries no timestamp, so use the last termination, then the time the pod
 // (or its containers) stopped being ready, then the pod's creation.
 func (c *diagCtx) waitingSince(ct *Container) time.Time {
-	if ct.LastTerminated != nil && !ct.LastTerminated.FinishedAt.IsZero() {
-		return ct.LastTerminated.FinishedAt
+	if ct.LastTerminated != nil && !ct.LastTerminated.FinishedAt.Std().IsZero() {
+		return ct.LastTerminated.FinishedAt.Std()
 	}
 	for _, typ := range []string{"ContainersReady", "Ready", "Initialized"} {
-		if cond := condition(c.p, typ); cond != nil && cond.Status != "True" && !cond.LastTransition.IsZero() {
-			return cond.LastTransition
+		if cond := condition(c.p, typ); cond != nil && cond.Status != "True" && !cond.LastTransition.Std().IsZero() {
+			return cond.LastTransition.Std()
 		}
 	}
-	return c.p.Created
+	return c.p.Created.Std()
 }
 
 func (c *diagCtx) crashLoop(ct *Container) Diagnosis {
@@ -602,9 +602,9 @@ var creatingHints = []struct{ reason, fragment, hint string }{
 
 func (c *diagCtx) creating() Diagnosis {
 	p := c.p
-	d := Diagnosis{Reason: ReasonContainerCreating, Since: p.Created}
-	if ps := condition(p, "PodScheduled"); ps != nil && ps.Status == "True" && !ps.LastTransition.IsZero() {
-		d.Since = ps.LastTransition
+	d := Diagnosis{Reason: ReasonContainerCreating, Since: p.Created.Std()}
+	if ps := condition(p, "PodScheduled"); ps != nil && ps.Status == "True" && !ps.LastTransition.Std().IsZero() {
+		d.Since = ps.LastTransition.Std()
 	}
 	d.Stuck = c.overdue(d.Since, c.o.StartupTimeout)
 	if e := c.latestEvent("", "FailedAttachVolume", "FailedMount", "FailedCreatePodSandBox"); e != nil {
@@ -628,9 +628,9 @@ func (c *diagCtx) notReady() (Diagnosis, bool) {
 	if p.Phase != "Running" || ready == nil || ready.Status == "True" {
 		return Diagnosis{}, false
 	}
-	d := Diagnosis{Reason: ReasonNotReady, Message: ready.Message, Since: ready.LastTransition}
+	d := Diagnosis{Reason: ReasonNotReady, Message: ready.Message(), Since: ready.LastTransition.Std()}
 	if d.Since.IsZero() {
-		d.Since = p.Created
+		d.Since = p.Created.Std()
 	}
 	d.Stuck = c.overdue(d.Since, c.o.NotReadyTimeout)
 	if ct := firstUnready(p); ct != nil {
@@ -646,8 +646,8 @@ func (c *diagCtx) notReady() (Diagnosis, bool) {
 	}
 	for _, gate := range p.ReadinessGates {
 		if gc := condition(p, gate); gc == nil || gc.Status != "True" {
-			if gc != nil && gc.Message != "" {
-				d.Message = gc.Message
+			if gc != nil && gc.Message() != "" {
+				d.Message = gc.Message()
 			}
 			d.Hint = "all containers are ready but readiness gate " + gate + " is not True: check the controller that sets it (e.g. the AWS Load Balancer Controller target health)"
 			return d, true
@@ -677,10 +677,10 @@ func (c *diagCtx) restarted() (Diagnosis, bool) {
 		for i := range list {
 			ct := &list[i]
 			t := ct.LastTerminated
-			if !ct.Running || t == nil || c.overdue(t.FinishedAt, c.o.RestartWindow) || t.FinishedAt.IsZero() {
+			if !ct.Running || t == nil || c.overdue(t.FinishedAt.Std(), c.o.RestartWindow) || t.FinishedAt.Std().IsZero() {
 				continue
 			}
-			if found == nil || t.FinishedAt.After(found.LastTerminated.FinishedAt) {
+			if found == nil || t.FinishedAt.Std().After(found.LastTerminated.FinishedAt.Std()) {
 				found = ct
 			}
 		}
@@ -689,7 +689,7 @@ func (c *diagCtx) restarted() (Diagnosis, bool) {
 		return Diagnosis{}, false
 	}
 	t := found.LastTerminated
-	d := Diagnosis{Reason: ReasonRestarted, Container: found.Name, Message: terminationText(t), Since: t.FinishedAt,
+	d := Diagnosis{Reason: ReasonRestarted, Container: found.Name, Message: terminationText(t), Since: t.FinishedAt.Std(),
 		Hint: exitHint(t, found.Name, false)}
 	if t.Reason == ReasonOOMKilled {
 		d.Reason = ReasonOOMKilled

@@ -231,8 +231,8 @@ func TestFromPodTruncatesAndInterns(t *testing.T) {
 	a := FromPod(loadPod(t, "unschedulable_insufficient_cpu"), 40, in)
 	b := FromPod(loadPod(t, "unschedulable_old_taint_wording"), 40, in)
 	require.NotEmpty(t, a.Conditions)
-	assert.LessOrEqual(t, len(a.Conditions[0].Message), 40)
-	assert.True(t, strings.HasSuffix(a.Conditions[0].Message, "..."))
+	assert.LessOrEqual(t, len(a.Conditions[0].Message()), 40)
+	assert.True(t, strings.HasSuffix(a.Conditions[0].Message(), "..."))
 	assert.Equal(t, "shop", a.Namespace)
 	assert.Same(t, unsafeStringData(a.Namespace), unsafeStringData(b.Namespace), "interned strings share memory")
 }

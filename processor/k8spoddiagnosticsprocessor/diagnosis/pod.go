@@ -27,10 +27,10 @@ type Pod struct {
 	RestartPolicy   string
 	HostNetwork     bool
 
-	Created time.Time
+	Created Time
 	// Deletion is the deletionTimestamp (zero when the pod is not being deleted):
 	// the time the grace period ends.
-	Deletion            time.Time
+	Deletion            Time
 	DeletionGraceSecond int64
 	Finalizers          []string
 	SchedulingGates     []string
@@ -45,9 +45,55 @@ type Pod struct {
 type Condition struct {
 	Type           string
 	Status         string
-	Reason         string
-	Message        string
-	LastTransition time.Time
+	LastTransition Time
+	// Detail holds reason and message; nil for True conditions (other than
+	// DisruptionTarget), whose text the diagnosis never reads.
+	Detail *ConditionDetail
+}
+
+// ConditionDetail is the text of a condition.
+type ConditionDetail struct {
+	Reason  string
+	Message string
+}
+
+// Reason returns the condition's reason, or "".
+func (c *Condition) Reason() string {
+	if c.Detail == nil {
+		return ""
+	}
+	return c.Detail.Reason
+}
+
+// Message returns the condition's message, or "".
+func (c *Condition) Message() string {
+	if c.Detail == nil {
+		return ""
+	}
+	return c.Detail.Message
+}
+
+// Time is a Kubernetes timestamp in Unix seconds (the API's precision),
+// 0 when unset. It takes a third of the memory of time.Time in the cache.
+type Time int64
+
+// NewTime converts t; the zero time.Time becomes 0.
+func NewTime(t time.Time) Time {
+	if t.IsZero() {
+		return 0
+	}
+	return Time(t.Unix())
+}
+
+// IsZero tells whether the timestamp is unset.
+func (t Time) IsZero() bool { return t == 0 }
+
+// Std returns t as a UTC time.Time; 0 becomes the zero time.Time.
+func (t Time) Std() time.Time {
+	if t == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(t), 0).UTC()
 }
 
 // Container joins a container's spec facts and its status.
@@ -62,7 +108,7 @@ type Container struct {
 	Waiting      *Waiting
 	Running      bool
 	// RunningSince is the running state's startedAt.
-	RunningSince time.Time
+	RunningSince Time
 	Terminated   *Terminated
 	// LastTerminated is lastState.terminated.
 	LastTerminated *Terminated
@@ -80,8 +126,8 @@ type Terminated struct {
 	Message    string
 	ExitCode   int32
 	Signal     int32
-	StartedAt  time.Time
-	FinishedAt time.Time
+	StartedAt  Time
+	FinishedAt Time
 }
 
 // Event is the lean view of a core/v1 Warning event about a pod.
@@ -135,10 +181,10 @@ func FromPod(p *corev1.Pod, maxMessage int, in Interner) Pod {
 		Message:         Truncate(p.Status.Message, maxMessage),
 		RestartPolicy:   in.Intern(string(p.Spec.RestartPolicy)),
 		HostNetwork:     p.Spec.HostNetwork,
-		Created:         p.CreationTimestamp.Time,
+		Created:         NewTime(p.CreationTimestamp.Time),
 	}
 	if p.DeletionTimestamp != nil {
-		lp.Deletion = p.DeletionTimestamp.Time
+		lp.Deletion = NewTime(p.DeletionTimestamp.Time)
 		if p.DeletionGracePeriodSeconds != nil {
 			lp.DeletionGraceSecond = *p.DeletionGracePeriodSeconds
 		}
@@ -160,11 +206,10 @@ func FromPod(p *corev1.Pod, maxMessage int, in Interner) Pod {
 		lc := Condition{
 			Type:           in.Intern(string(c.Type)),
 			Status:         in.Intern(string(c.Status)),
-			LastTransition: c.LastTransitionTime.Time,
+			LastTransition: NewTime(c.LastTransitionTime.Time),
 		}
-		if c.Status != corev1.ConditionTrue || c.Type == corev1.DisruptionTarget {
-			lc.Reason = in.Intern(c.Reason)
-			lc.Message = Truncate(c.Message, maxMessage)
+		if (c.Status != corev1.ConditionTrue || c.Type == corev1.DisruptionTarget) && (c.Reason != "" || c.Message != "") {
+			lc.Detail = &ConditionDetail{Reason: in.Intern(c.Reason), Message: Truncate(c.Message, maxMessage)}
 		}
 		lp.Conditions = append(lp.Conditions, lc)
 	}
@@ -218,7 +263,7 @@ func containers(spec []corev1.Container, statuses []corev1.ContainerStatus, maxM
 		}
 		if r := s.State.Running; r != nil {
 			c.Running = true
-			c.RunningSince = r.StartedAt.Time
+			c.RunningSince = NewTime(r.StartedAt.Time)
 		}
 		c.Terminated = terminated(s.State.Terminated, maxMessage, in)
 		c.LastTerminated = terminated(s.LastTerminationState.Terminated, maxMessage, in)
@@ -235,8 +280,8 @@ func terminated(t *corev1.ContainerStateTerminated, maxMessage int, in Interner)
 		Message:    Truncate(t.Message, maxMessage),
 		ExitCode:   t.ExitCode,
 		Signal:     t.Signal,
-		StartedAt:  t.StartedAt.Time,
-		FinishedAt: t.FinishedAt.Time,
+		StartedAt:  NewTime(t.StartedAt.Time),
+		FinishedAt: NewTime(t.FinishedAt.Time),
 	}
 }
 

@@ -18,7 +18,7 @@ func Status(p *Pod) string {
 		reason = p.Reason
 	}
 	for _, c := range p.Conditions {
-		if c.Type == "PodScheduled" && c.Reason == "SchedulingGated" {
+		if c.Type == "PodScheduled" && c.Reason() == "SchedulingGated" {
 			reason = "SchedulingGated"
 		}
 	}

@@ -63,7 +63,7 @@ func TestStatusKubectlCorners(t *testing.T) {
 		},
 		{
 			name: "node lost while deleting",
-			pod:  Pod{Phase: "Running", Reason: "NodeLost", Deletion: testNow},
+			pod:  Pod{Phase: "Running", Reason: "NodeLost", Deletion: NewTime(testNow)},
 			want: "Unknown",
 		},
 		{

@@ -1,0 +1,471 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package podcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+)
+
+// DefaultEventReasons are the Warning event reasons the diagnosis reads.
+var DefaultEventReasons = []string{
+	"FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Unhealthy", "Failed", "FailedScheduling",
+}
+
+// Config selects the pods to cache and how they are diagnosed.
+type Config struct {
+	// Namespaces to watch; empty watches all.
+	Namespaces []string
+	// NodeName restricts the cache to pods bound to this node (DaemonSet and
+	// sidecar modes); empty caches pods of every node.
+	NodeName string
+	// LabelSelector restricts the cache to matching pods.
+	LabelSelector string
+	// Events enables the Warning event informer.
+	Events bool
+	// EventReasons are the event reasons kept; others are dropped at the
+	// informer transform. Empty means DefaultEventReasons.
+	EventReasons []string
+	// MaxEventsPerPod bounds the events of one pod the diagnosis reads
+	// (newest win).
+	MaxEventsPerPod int
+	// RediagnoseInterval is the period at which every cached pod is
+	// diagnosed again (age rules change with time alone).
+	RediagnoseInterval time.Duration
+	// MaxMessageLength cuts messages when they enter the cache.
+	MaxMessageLength int
+	// Diagnosis holds the core's thresholds.
+	Diagnosis diagnosis.Options
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnWatchError is called when a watch or list fails (API server slow or
+	// down); the informer retries on its own.
+	OnWatchError func(resource string, err error)
+}
+
+// Stats is a snapshot of the cache for self-telemetry.
+type Stats struct {
+	Pods          int
+	StuckByReason map[string]int
+}
+
+// Result is a pod's diagnosis as the processor attaches it; read-only.
+type Result struct {
+	diagnosis.Diagnosis
+	// SinceRFC3339 is Since rendered once, "" when unknown.
+	SinceRFC3339 string
+}
+
+// entry is one cached pod with its latest diagnosis. pod is replaced, never
+// mutated; diag is swapped atomically on re-diagnosis.
+type entry struct {
+	pod  *cachedPod
+	diag atomic.Pointer[Result]
+}
+
+type nameKey struct{ namespace, name string }
+
+// Cache keeps a lean view of pods (and their Warning events) through client-go
+// informers, diagnoses every pod on each change and on a tick, and answers
+// lookups by UID, name and IP without ever calling the API server.
+type Cache struct {
+	client       kubernetes.Interface
+	cfg          Config
+	logger       *zap.Logger
+	interner     *interner
+	eventReasons map[string]bool
+
+	podInformers   []cache.SharedIndexInformer
+	eventInformers []cache.SharedIndexInformer
+
+	mu      sync.RWMutex
+	byUID   map[string]*entry
+	byName  map[nameKey]*entry
+	byIP    map[string]*entry
+	healthy map[string]*Result
+
+	stats atomic.Pointer[Stats]
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a cache; nothing talks to the API server before Start.
+func New(client kubernetes.Interface, cfg Config, logger *zap.Logger) *Cache {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.EventReasons) == 0 {
+		cfg.EventReasons = DefaultEventReasons
+	}
+	if cfg.MaxEventsPerPod <= 0 {
+		cfg.MaxEventsPerPod = 8
+	}
+	c := &Cache{
+		client:       client,
+		cfg:          cfg,
+		logger:       logger,
+		interner:     newInterner(1 << 16),
+		eventReasons: make(map[string]bool, len(cfg.EventReasons)),
+		byUID:        make(map[string]*entry),
+		byName:       make(map[nameKey]*entry),
+		byIP:         make(map[string]*entry),
+		healthy:      make(map[string]*Result),
+	}
+	for _, r := range cfg.EventReasons {
+		c.eventReasons[r] = true
+	}
+	c.stats.Store(&Stats{StuckByReason: map[string]int{}})
+	namespaces := cfg.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		c.podInformers = append(c.podInformers, c.newPodInformer(ns))
+		if cfg.Events {
+			c.eventInformers = append(c.eventInformers, c.newEventInformer(ns))
+		}
+	}
+	return c
+}
+
+func (c *Cache) newPodInformer(namespace string) cache.SharedIndexInformer {
+	tweak := func(o *metav1.ListOptions) {
+		o.LabelSelector = c.cfg.LabelSelector
+		if c.cfg.NodeName != "" {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.cfg.NodeName).String()
+		}
+	}
+	pods := c.client.CoreV1().Pods(namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return pods.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return pods.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &corev1.Pod{}, 0, cache.Indexers{})
+	c.setup(inf, "pods", c.transformPod, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.upsertPod(obj) },
+		UpdateFunc: func(_, obj any) { c.upsertPod(obj) },
+		DeleteFunc: c.deletePod,
+	})
+	return inf
+}
+
+func (c *Cache) newEventInformer(namespace string) cache.SharedIndexInformer {
+	selector := fields.AndSelectors(
+		fields.OneTermEqualSelector("type", corev1.EventTypeWarning),
+		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
+	).String()
+	events := c.client.CoreV1().Events(namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return events.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return events.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &corev1.Event{}, 0,
+		cache.Indexers{podUIDIndex: indexByPodUID})
+	c.setup(inf, "events", c.transformEvent, cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.onEvent,
+		UpdateFunc: func(_, obj any) { c.onEvent(obj) },
+		DeleteFunc: c.onEvent,
+	})
+	return inf
+}
+
+func (c *Cache) setup(inf cache.SharedIndexInformer, resource string, transform cache.TransformFunc, h cache.ResourceEventHandler) {
+	// Both only fail once the informer has started; it has not.
+	_ = inf.SetTransform(transform)
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+		if c.cfg.OnWatchError != nil {
+			c.cfg.OnWatchError(resource, err)
+		}
+	})
+	_, _ = inf.AddEventHandler(h)
+}
+
+// Start runs the informers and the re-diagnosis tick in the background. It
+// never waits for the API server.
+func (c *Cache) Start(ctx context.Context) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	for _, inf := range append(append([]cache.SharedIndexInformer{}, c.podInformers...), c.eventInformers...) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			inf.RunWithContext(ctx)
+		}()
+	}
+	if c.cfg.RediagnoseInterval > 0 {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			t := time.NewTicker(c.cfg.RediagnoseInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					c.Rediagnose()
+				}
+			}
+		}()
+	}
+}
+
+// WaitForSync blocks until every informer has listed once or ctx ends.
+func (c *Cache) WaitForSync(ctx context.Context) error {
+	var synced []cache.InformerSynced
+	for _, inf := range append(append([]cache.SharedIndexInformer{}, c.podInformers...), c.eventInformers...) {
+		synced = append(synced, inf.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return errors.New("waiting for the pod cache to sync: " + context.Cause(ctx).Error())
+	}
+	c.Rediagnose()
+	return nil
+}
+
+// HasSynced tells whether every informer has listed once.
+func (c *Cache) HasSynced() bool {
+	for _, inf := range append(append([]cache.SharedIndexInformer{}, c.podInformers...), c.eventInformers...) {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// Stop ends the informers and the tick and waits for them.
+func (c *Cache) Stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+}
+
+// ByUID returns the diagnosis of the pod with this UID.
+func (c *Cache) ByUID(uid string) (*Result, bool) {
+	c.mu.RLock()
+	e := c.byUID[uid]
+	c.mu.RUnlock()
+	return load(e)
+}
+
+// ByName returns the diagnosis of namespace/name.
+func (c *Cache) ByName(namespace, name string) (*Result, bool) {
+	c.mu.RLock()
+	e := c.byName[nameKey{namespace, name}]
+	c.mu.RUnlock()
+	return load(e)
+}
+
+// ByIP returns the diagnosis of the non-terminal, non-hostNetwork pod with
+// this IP. Completed and failed pods keep their IP in status while new pods
+// reuse it, so they are never matched by IP.
+func (c *Cache) ByIP(ip string) (*Result, bool) {
+	c.mu.RLock()
+	e := c.byIP[ip]
+	c.mu.RUnlock()
+	return load(e)
+}
+
+func load(e *entry) (*Result, bool) {
+	if e == nil {
+		return nil, false
+	}
+	d := e.diag.Load()
+	return d, d != nil
+}
+
+// Stats returns the counts of the latest re-diagnosis.
+func (c *Cache) Stats() Stats {
+	s := c.stats.Load()
+	c.mu.RLock()
+	pods := len(c.byUID)
+	c.mu.RUnlock()
+	return Stats{Pods: pods, StuckByReason: s.StuckByReason}
+}
+
+// diagnose computes p's diagnosis; healthy diagnoses are shared per status so
+// that the common case costs no memory per pod.
+func (c *Cache) diagnose(p *cachedPod, events []diagnosis.Event, now time.Time) *Result {
+	d := &Result{Diagnosis: diagnosis.Diagnose(&p.Pod, events, now, c.cfg.Diagnosis)}
+	if !d.Since.IsZero() {
+		d.SinceRFC3339 = d.Since.UTC().Format(time.RFC3339)
+	}
+	if d.Reason != "" || d.Stuck || d.SinceRFC3339 != "" {
+		return d
+	}
+	c.mu.RLock()
+	shared := c.healthy[d.Status]
+	c.mu.RUnlock()
+	if shared != nil {
+		return shared
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if shared = c.healthy[d.Status]; shared == nil {
+		shared = d
+		c.healthy[d.Status] = shared
+	}
+	return shared
+}
+
+const podUIDIndex = "podUID"
+
+func indexByPodUID(obj any) ([]string, error) {
+	if e, ok := obj.(*cachedEvent); ok && e.relevant {
+		return []string{e.podUID}, nil
+	}
+	return nil, nil
+}
+
+// eventsOf returns the newest (at most MaxEventsPerPod) relevant events of a
+// pod from the event informers' index.
+func (c *Cache) eventsOf(uid string) []diagnosis.Event {
+	var out []diagnosis.Event
+	for _, inf := range c.eventInformers {
+		objs, err := inf.GetIndexer().ByIndex(podUIDIndex, uid)
+		if err != nil {
+			continue
+		}
+		for _, o := range objs {
+			if e, ok := o.(*cachedEvent); ok {
+				out = append(out, e.event)
+			}
+		}
+	}
+	if len(out) > c.cfg.MaxEventsPerPod {
+		sort.Slice(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+		out = out[:c.cfg.MaxEventsPerPod]
+	}
+	return out
+}
+
+func (c *Cache) upsertPod(obj any) {
+	p, ok := unwrap(obj).(*cachedPod)
+	if !ok {
+		return
+	}
+	e := &entry{pod: p}
+	e.diag.Store(c.diagnose(p, c.eventsOf(p.UID), c.cfg.Now()))
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.byName[nameKey{p.Namespace, p.Name}]; old != nil && old.pod.UID != p.UID {
+		// Same name, new incarnation (StatefulSet pods): forget the old one.
+		c.removeLocked(old)
+	}
+	if old := c.byUID[p.UID]; old != nil && old.pod.PodIP != p.PodIP && c.byIP[old.pod.PodIP] == old {
+		delete(c.byIP, old.pod.PodIP)
+	}
+	c.byUID[p.UID] = e
+	c.byName[nameKey{p.Namespace, p.Name}] = e
+	if p.PodIP != "" {
+		if ipMatchable(&p.Pod) {
+			c.byIP[p.PodIP] = e
+		} else if cur := c.byIP[p.PodIP]; cur != nil && cur.pod.UID == p.UID {
+			delete(c.byIP, p.PodIP)
+		}
+	}
+}
+
+// ipMatchable: only running-or-starting pods with their own network
+// namespace own their IP.
+func ipMatchable(p *diagnosis.Pod) bool {
+	return !p.HostNetwork && p.Phase != string(corev1.PodSucceeded) && p.Phase != string(corev1.PodFailed)
+}
+
+func (c *Cache) deletePod(obj any) {
+	p, ok := unwrap(obj).(*cachedPod)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.byUID[p.UID]; e != nil {
+		c.removeLocked(e)
+	}
+}
+
+func (c *Cache) removeLocked(e *entry) {
+	p := e.pod
+	if c.byUID[p.UID] == e {
+		delete(c.byUID, p.UID)
+	}
+	if k := (nameKey{p.Namespace, p.Name}); c.byName[k] == e {
+		delete(c.byName, k)
+	}
+	if c.byIP[p.PodIP] == e {
+		delete(c.byIP, p.PodIP)
+	}
+}
+
+// onEvent re-diagnoses the pod an event is about.
+func (c *Cache) onEvent(obj any) {
+	if ev, ok := unwrap(obj).(*cachedEvent); ok && ev.relevant {
+		c.rediagnoseUID(ev.podUID)
+	}
+}
+
+func (c *Cache) rediagnoseUID(uid string) {
+	c.mu.RLock()
+	e := c.byUID[uid]
+	c.mu.RUnlock()
+	if e != nil {
+		e.diag.Store(c.diagnose(e.pod, c.eventsOf(uid), c.cfg.Now()))
+	}
+}
+
+// Rediagnose diagnoses every cached pod again at the current time and
+// refreshes the stuck-by-reason counts.
+func (c *Cache) Rediagnose() {
+	c.mu.RLock()
+	entries := make([]*entry, 0, len(c.byUID))
+	for _, e := range c.byUID {
+		entries = append(entries, e)
+	}
+	c.mu.RUnlock()
+	now := c.cfg.Now()
+	stuck := map[string]int{}
+	for _, e := range entries {
+		d := c.diagnose(e.pod, c.eventsOf(e.pod.UID), now)
+		e.diag.Store(d)
+		if d.Stuck {
+			stuck[d.Reason]++
+		}
+	}
+	c.stats.Store(&Stats{StuckByReason: stuck})
+}
+
+// String describes the cache's selection, for logs.
+func (c *Cache) String() string {
+	return fmt.Sprintf("namespaces=%v node=%q labels=%q events=%v", c.cfg.Namespaces, c.cfg.NodeName, c.cfg.LabelSelector, c.cfg.Events)
+}

@@ -1,0 +1,85 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package podcache
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// freshPod returns a copy of the template with the per-pod strings freshly
+// allocated, as decoding a watch event would.
+func freshPod(tmpl *corev1.Pod, i int) *corev1.Pod {
+	p := tmpl.DeepCopy()
+	p.Name = fmt.Sprintf("checkout-7d9f8b6c5d-%06d", i)
+	p.Namespace = "shop-" + strconv.Itoa(i%50)
+	p.UID = types.UID(fmt.Sprintf("0b6d3c2a-%04x-4e5f-8a9b-%012x", i%65536, i))
+	p.ResourceVersion = strconv.Itoa(1000000 + i)
+	p.Spec.NodeName = "ip-10-0-" + strconv.Itoa(i%200) + "-34.ec2.internal"
+	p.Status.PodIP = fmt.Sprintf("10.%d.%d.%d", 1+i>>16, (i>>8)&255, i&255)
+	p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
+	return p
+}
+
+// fillCache pushes n pods through the informer's transform and store and the
+// cache's handler, exactly the path a pod takes from a watch event.
+func fillCache(tb testing.TB, c *Cache, tmpl *corev1.Pod, n int) {
+	store := c.podInformers[0].GetIndexer()
+	for i := range n {
+		obj, err := c.transformPod(freshPod(tmpl, i))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := store.Add(obj); err != nil {
+			tb.Fatal(err)
+		}
+		c.upsertPod(obj)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// measureHeapPerPod returns the heap the cache holds per pod (informer store,
+// lean pod, indexes, diagnosis) after n typical pods went through it.
+func measureHeapPerPod(tb testing.TB, template string, n int) float64 {
+	tmpl := testdataPod(tb, template)
+	before := heapInUse()
+	c := New(fake.NewClientset(), Config{Now: func() time.Time { return testNow }}, zap.NewNop())
+	fillCache(tb, c, tmpl, n)
+	after := heapInUse()
+	runtime.KeepAlive(c)
+	return float64(after-before) / float64(n)
+}
+
+// TestHeapPerCachedPod reports (does not assert timings) the heap held per
+// cached pod at 10k and 100k pods for a typical healthy pod and a stuck one.
+func TestHeapPerCachedPod(t *testing.T) {
+	sizes := []int{10_000, 100_000}
+	if testing.Short() {
+		sizes = sizes[:1]
+	}
+	for _, template := range []string{"healthy_running", "crashloop_error_termination_message"} {
+		for _, n := range sizes {
+			perPod := measureHeapPerPod(t, template, n)
+			t.Logf("%s: %d pods: %.0f bytes per cached pod", template, n, perPod)
+			if template == "healthy_running" && perPod > 2048 {
+				t.Errorf("a typical pod costs %.0f bytes in the cache; the budget is 1 KiB (2 KiB hard limit)", perPod)
+			}
+		}
+	}
+}
