@@ -355,9 +355,21 @@ func (s *ethtoolScraper) openStats(ns *netns, ifc *iface) error {
 		return err
 	}
 	ifc.stats = st
-	ifc.plan, ifc.compat = nil, nil
 	var disambiguated []string
-	for i, m := range statname.Map(ifc.info.driver, st.Names) {
+	ifc.plan, ifc.compat, disambiguated = s.planStats(ifc.info.driver, st.Names)
+	if len(disambiguated) > 0 {
+		s.logger.Info("interface reports statistics that map to the same series; later ones carry a _dupN suffix",
+			zap.String("device", ifc.name), zap.String("driver", ifc.info.driver), zap.Strings("statistics", disambiguated))
+	}
+	return nil
+}
+
+// planStats maps the statistic names of one interface and keeps the selected
+// ones: plan for the typed metrics (identifiers left out), compat for the
+// compatibility metric when it is enabled. The ENA allowance statistics ignore
+// the statistics selection.
+func (s *ethtoolScraper) planStats(driver string, names []string) (plan, compat []plannedStat, disambiguated []string) {
+	for i, m := range statname.Map(driver, names) {
 		if m.Disambiguated {
 			disambiguated = append(disambiguated, m.Raw)
 		}
@@ -365,17 +377,13 @@ func (s *ethtoolScraper) openStats(ns *netns, ifc *iface) error {
 			continue
 		}
 		if m.Metric != statname.Identifier {
-			ifc.plan = append(ifc.plan, plannedStat{i, m})
+			plan = append(plan, plannedStat{i, m})
 		}
 		if s.compat {
-			ifc.compat = append(ifc.compat, plannedStat{i, m})
+			compat = append(compat, plannedStat{i, m})
 		}
 	}
-	if len(disambiguated) > 0 {
-		s.logger.Info("interface reports statistics that map to the same series; later ones carry a _dupN suffix",
-			zap.String("device", ifc.name), zap.String("driver", ifc.info.driver), zap.Strings("statistics", disambiguated))
-	}
-	return nil
+	return plan, compat, disambiguated
 }
 
 // handleError classifies an ethtool failure: ENODEV forgets the interface,

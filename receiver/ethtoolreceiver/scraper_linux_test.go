@@ -23,6 +23,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/sys/unix"
 
 	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/metadata"
@@ -379,4 +381,50 @@ func TestScrapeReportsOtherErrorsPerInterface(t *testing.T) {
 		{Attributes: attribute.NewSet(attribute.String("interface", "eth1"), attribute.String("errno", "EPERM")), Value: 1},
 		{Attributes: attribute.NewSet(attribute.String("interface", "eth2"), attribute.String("errno", "ENODEV")), Value: 1},
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestScrapeUnreadableNamespaceIsPartialAndLoggedOnce(t *testing.T) {
+	notANamespace := filepath.Join(t.TempDir(), "net")
+	require.NoError(t, os.WriteFile(notANamespace, nil, 0o600))
+	cfg := testConfig(notANamespace)
+	cfg.NetworkNamespaces.Host = true
+
+	core, logs := observer.New(zap.WarnLevel)
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set := metadatatest.NewSettings(tel)
+	set.Logger = zap.New(core)
+	s, err := newEthtoolScraper(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { assert.NoError(t, s.shutdown(context.Background())) }()
+
+	for range 3 {
+		_, err := s.scrape(context.Background())
+		require.Error(t, err)
+		assert.True(t, scrapererror.IsPartialScrapeError(err), "the own namespace is still read")
+		assert.ErrorContains(t, err, notANamespace)
+	}
+	assert.Equal(t, 1, logs.FilterMessage("cannot read network namespace").Len())
+}
+
+func TestSeriesBudgetWarnsOncePerExcursion(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	s := &ethtoolScraper{cfg: &Config{SeriesBudget: 10}, logger: zap.New(core)}
+	for _, points := range []int{5, 11, 50, 10, 12} {
+		s.checkBudget(points)
+	}
+	assert.Equal(t, 2, logs.FilterMessageSnippet("series budget").Len(), "11 starts an excursion, 10 ends it, 12 starts another")
+
+	s = &ethtoolScraper{cfg: &Config{SeriesBudget: 0}, logger: zap.New(core)}
+	s.checkBudget(1 << 20)
+	assert.Equal(t, 2, logs.FilterMessageSnippet("series budget").Len(), "0 disables the check")
+}
+
+func TestNamespaceLabel(t *testing.T) {
+	id := nic.NamespaceID{Ino: 4026532000}
+	assert.Equal(t, "blue", namespaceLabel("/var/run/netns/blue", id))
+	assert.Equal(t, "blue", namespaceLabel("/run/netns/blue", id))
+	assert.Equal(t, "net:[4026532000]", namespaceLabel("/host/proc/42/ns/net", id))
+	assert.Equal(t, "net:[4026532000]", namespaceLabel("/var/run/netns/sub/dir", id))
 }
