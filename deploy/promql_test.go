@@ -1,121 +1,36 @@
 package deploy_test
 
 import (
-	"encoding/json"
 	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
 )
 
 var promql = parser.NewParser(parser.Options{})
 
-// grafanaVars replaces Grafana's variables with values that keep the query's PromQL shape:
-// intervals become durations, template variables a plain label value.
-var grafanaVars = strings.NewReplacer(
-	"$__rate_interval", "5m", "$__interval", "1m", "$__range", "6h",
-	"${window}", "1h", "$window", "1h",
-)
-var templateVar = regexp.MustCompile(`\$\{?[a-z_]+\}?`)
-
-func substituteGrafana(expr string) string {
-	return templateVar.ReplaceAllString(grafanaVars.Replace(expr), "x")
-}
-
-type dashboardQuery struct{ dashboard, panel, expr string }
-
-// dashboardQueries returns every panel target's PromQL (rows' nested panels included) and every
-// templating variable's label_values() selector, as PromQL.
-func dashboardQueries(t *testing.T) []dashboardQuery {
+func dashboardQueries(t *testing.T) []dashboards.Query {
 	t.Helper()
-	files, err := filepath.Glob("dashboards/*.json")
+	files, err := dashboards.Files()
 	if err != nil || len(files) != 3 {
 		t.Fatalf("want the network allowances, SLO and stuck pods dashboards, got %v (%v)", files, err)
 	}
-	type panel struct {
-		Title      string `json:"title"`
-		Type       string `json:"type"`
-		Datasource *struct {
-			UID string `json:"uid"`
-		} `json:"datasource"`
-		Targets []struct {
-			Expr string `json:"expr"`
-		} `json:"targets"`
-		Panels []json.RawMessage `json:"panels"`
+	qs, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []dashboardQuery
-	var walk func(file string, raw json.RawMessage)
-	walk = func(file string, raw json.RawMessage) {
-		var p panel
-		if err := json.Unmarshal(raw, &p); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if p.Type != "row" {
-			if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
-				t.Errorf("%s panel %q: datasource must be the ${datasource} variable", file, p.Title)
-			}
-			if len(p.Targets) == 0 {
-				t.Errorf("%s panel %q: no queries", file, p.Title)
-			}
-		}
-		for _, tg := range p.Targets {
-			out = append(out, dashboardQuery{file, p.Title, tg.Expr})
-		}
-		for _, c := range p.Panels {
-			walk(file, c)
-		}
-	}
-	labelValues := regexp.MustCompile(`^label_values\((.+), *[a-z0-9_]+\)$`)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d struct {
-			UID        string            `json:"uid"`
-			Panels     []json.RawMessage `json:"panels"`
-			Templating struct {
-				List []struct {
-					Name  string `json:"name"`
-					Type  string `json:"type"`
-					Query any    `json:"query"`
-				} `json:"list"`
-			} `json:"templating"`
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if !strings.HasPrefix(d.UID, "otelcol-sre-") {
-			t.Errorf("%s: uid %q", f, d.UID)
-		}
-		for _, p := range d.Panels {
-			walk(f, p)
-		}
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			q, _ := v.Query.(map[string]any)["query"].(string)
-			m := labelValues.FindStringSubmatch(q)
-			if m == nil {
-				t.Errorf("%s variable %s: %q is not label_values(selector, label)", f, v.Name, q)
-				continue
-			}
-			out = append(out, dashboardQuery{f, "variable " + v.Name, m[1]})
-		}
-	}
-	return out
+	return qs
 }
 
 func TestDashboardQueriesParse(t *testing.T) {
 	for _, q := range dashboardQueries(t) {
-		if _, err := promql.ParseExpr(substituteGrafana(q.expr)); err != nil {
-			t.Errorf("%s %q: %v\n%s", q.dashboard, q.panel, err, q.expr)
+		if _, err := promql.ParseExpr(q.Expr); err != nil {
+			t.Errorf("%s %q: %v\n%s", q.Dashboard, q.Panel, err, q.Expr)
 		}
 	}
 }
@@ -176,7 +91,7 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 		}
 	}
 	for _, q := range dashboardQueries(t) {
-		check(q.dashboard+" "+q.panel, substituteGrafana(q.expr))
+		check(q.Dashboard+" "+q.Panel, q.Expr)
 	}
 }
 
