@@ -4,7 +4,6 @@
 package diagnosis
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,9 +20,10 @@ func loadPod(t testing.TB, name string) *corev1.Pod {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "pods", name+".json"))
 	require.NoError(t, err)
-	var p corev1.Pod
-	require.NoError(t, json.Unmarshal(b, &p))
-	return &p
+	pods, err := DecodePods(b)
+	require.NoError(t, err)
+	require.Len(t, pods, 1)
+	return &pods[0]
 }
 
 // loadEvents returns the events of testdata/events/<name>.json, or none.
@@ -34,9 +34,9 @@ func loadEvents(t testing.TB, name string) []corev1.Event {
 		return nil
 	}
 	require.NoError(t, err)
-	var l corev1.EventList
-	require.NoError(t, json.Unmarshal(b, &l))
-	return l.Items
+	events, err := DecodeEvents(b)
+	require.NoError(t, err)
+	return events
 }
 
 func leanEvents(evs []corev1.Event) []Event {

@@ -5,7 +5,6 @@ package podcache
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -33,18 +32,18 @@ func testdataPod(t testing.TB, name string) *corev1.Pod {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "diagnosis", "testdata", "pods", name+".json"))
 	require.NoError(t, err)
-	var p corev1.Pod
-	require.NoError(t, json.Unmarshal(b, &p))
-	return &p
+	pods, err := diagnosis.DecodePods(b)
+	require.NoError(t, err)
+	return &pods[0]
 }
 
 func testdataEvents(t testing.TB, name string) []corev1.Event {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "diagnosis", "testdata", "events", name+".json"))
 	require.NoError(t, err)
-	var l corev1.EventList
-	require.NoError(t, json.Unmarshal(b, &l))
-	return l.Items
+	events, err := diagnosis.DecodeEvents(b)
+	require.NoError(t, err)
+	return events
 }
 
 // clock is a settable test clock.

@@ -1,0 +1,97 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package diagnosis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// DecodePods decodes what `kubectl get pod NAME -o json` (one Pod) or
+// `kubectl get pods -o json` (a List) prints.
+func DecodePods(data []byte) ([]corev1.Pod, error) {
+	kind, err := kindOf(data)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "Pod":
+		var p corev1.Pod
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("decoding Pod: %w", err)
+		}
+		return []corev1.Pod{p}, nil
+	case "List", "PodList":
+		var l corev1.PodList
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, fmt.Errorf("decoding %s of pods: %w", kind, err)
+		}
+		return l.Items, nil
+	default:
+		return nil, fmt.Errorf("expected a Pod or a List of pods (kubectl get pod -o json), got kind %q", kind)
+	}
+}
+
+// DecodeEvents decodes what `kubectl get events -o json` prints (a List), or
+// one Event.
+func DecodeEvents(data []byte) ([]corev1.Event, error) {
+	kind, err := kindOf(data)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "Event":
+		var e corev1.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("decoding Event: %w", err)
+		}
+		return []corev1.Event{e}, nil
+	case "List", "EventList":
+		var l corev1.EventList
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, fmt.Errorf("decoding %s of events: %w", kind, err)
+		}
+		return l.Items, nil
+	default:
+		return nil, fmt.Errorf("expected an Event or a List of events (kubectl get events -o json), got kind %q", kind)
+	}
+}
+
+func kindOf(data []byte) (string, error) {
+	var tm struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return "", fmt.Errorf("not a Kubernetes JSON object: %w", err)
+	}
+	if tm.Kind == "" {
+		return "", errors.New("not a Kubernetes JSON object: no kind")
+	}
+	return tm.Kind, nil
+}
+
+// EventsFor returns the Warning events about pod p (matched by UID, or by
+// namespace and name when the event carries no UID).
+func EventsFor(p *corev1.Pod, events []corev1.Event) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range events {
+		io := e.InvolvedObject
+		if e.Type != corev1.EventTypeWarning || (io.Kind != "" && io.Kind != "Pod") {
+			continue
+		}
+		if io.UID != "" && p.UID != "" {
+			if io.UID == p.UID {
+				out = append(out, e)
+			}
+			continue
+		}
+		if io.Name == p.Name && (io.Namespace == "" || io.Namespace == p.Namespace) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

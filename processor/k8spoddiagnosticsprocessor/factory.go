@@ -1,0 +1,106 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package k8spoddiagnosticsprocessor
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
+)
+
+// ClientProvider builds the Kubernetes client from the processor's API
+// options at Start. Tests pass a fake clientset or a client for a test
+// control plane; the default connects as the options say.
+type ClientProvider func(kubeclient.APIConfig) (kubernetes.Interface, error)
+
+// NewFactory returns the factory of the k8spoddiagnostics processor.
+func NewFactory() processor.Factory {
+	return NewFactoryWithClientProvider(kubeclient.New)
+}
+
+// NewFactoryWithClientProvider returns a factory whose processors get their
+// Kubernetes client from provider instead of from auth_type.
+func NewFactoryWithClientProvider(provider ClientProvider) processor.Factory {
+	f := &factory{provider: provider, shared: newSharedDiagnostics()}
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithMetrics(f.createMetrics, metadata.MetricsStability),
+		processor.WithLogs(f.createLogs, metadata.LogsStability),
+		processor.WithTraces(f.createTraces, metadata.TracesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	d := diagnosis.DefaultOptions()
+	return &Config{
+		APIConfig: kubeclient.APIConfig{AuthType: kubeclient.AuthTypeServiceAccount},
+		Events: EventsConfig{
+			Enabled:   true,
+			Reasons:   append([]string(nil), podcache.DefaultEventReasons...),
+			Window:    d.EventWindow,
+			MaxPerPod: 8,
+		},
+		Association: AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip"}},
+		Attributes: AttributesConfig{
+			Metrics: []string{"status", "stuck", "reason", "container"},
+			Logs:    []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
+			Traces:  []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
+		},
+		Thresholds: ThresholdsConfig{
+			Scheduling:    d.SchedulingTimeout,
+			Startup:       d.StartupTimeout,
+			NotReady:      d.NotReadyTimeout,
+			Terminating:   d.TerminatingTimeout,
+			RestartWindow: d.RestartWindow,
+		},
+		MaxMessageLength:   d.MaxMessageLength,
+		RediagnoseInterval: 30 * time.Second,
+		WaitForSyncTimeout: 10 * time.Second,
+	}
+}
+
+type factory struct {
+	provider ClientProvider
+	shared   *sharedDiagnostics
+}
+
+var capabilities = processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true})
+
+func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+	pd, sig, err := f.shared.acquire(set, cfg.(*Config), f.provider, signalMetrics)
+	if err != nil {
+		return nil, err
+	}
+	return processorhelper.NewMetrics(ctx, set, cfg, next, sig.processMetrics, capabilities,
+		processorhelper.WithStart(pd.Start), processorhelper.WithShutdown(pd.Shutdown))
+}
+
+func (f *factory) createLogs(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	pd, sig, err := f.shared.acquire(set, cfg.(*Config), f.provider, signalLogs)
+	if err != nil {
+		return nil, err
+	}
+	return processorhelper.NewLogs(ctx, set, cfg, next, sig.processLogs, capabilities,
+		processorhelper.WithStart(pd.Start), processorhelper.WithShutdown(pd.Shutdown))
+}
+
+func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	pd, sig, err := f.shared.acquire(set, cfg.(*Config), f.provider, signalTraces)
+	if err != nil {
+		return nil, err
+	}
+	return processorhelper.NewTraces(ctx, set, cfg, next, sig.processTraces, capabilities,
+		processorhelper.WithStart(pd.Start), processorhelper.WithShutdown(pd.Shutdown))
+}

@@ -1,0 +1,171 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package k8spoddiagnosticsprocessor
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
+)
+
+type signalKind int
+
+const (
+	signalMetrics signalKind = iota
+	signalLogs
+	signalTraces
+)
+
+var signalNames = [...]string{signalMetrics: "metrics", signalLogs: "logs", signalTraces: "traces"}
+
+var outcomeNames = [...]string{outcomeAnnotated: "annotated", outcomeUnmatched: "unmatched", outcomeUnidentified: "unidentified"}
+
+// signalProcessor annotates the resources of one signal with the attributes
+// selected for it.
+type signalProcessor struct {
+	pd *podDiagnostics
+	// selected holds, per attribute key, whether this signal carries it.
+	status, stuck, reason, container, message, since, hint bool
+	// outcomeOpts are the precomputed telemetry attribute sets per outcome.
+	outcomeOpts [outcomeCount]metric.AddOption
+}
+
+func newSignalProcessor(pd *podDiagnostics, kind signalKind) *signalProcessor {
+	names := map[signalKind][]string{
+		signalMetrics: pd.cfg.Attributes.Metrics,
+		signalLogs:    pd.cfg.Attributes.Logs,
+		signalTraces:  pd.cfg.Attributes.Traces,
+	}[kind]
+	sp := &signalProcessor{pd: pd}
+	for _, n := range names {
+		switch attributeNames[n] {
+		case AttributeStatus:
+			sp.status = true
+		case AttributeStuck:
+			sp.stuck = true
+		case AttributeReason:
+			sp.reason = true
+		case AttributeContainer:
+			sp.container = true
+		case AttributeMessage:
+			sp.message = true
+		case AttributeSince:
+			sp.since = true
+		case AttributeHint:
+			sp.hint = true
+		}
+	}
+	for o := range outcomeCount {
+		sp.outcomeOpts[o] = metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("otelcol.signal", signalNames[kind]),
+			attribute.String("outcome", outcomeNames[o]),
+		))
+	}
+	return sp
+}
+
+// batch counts outcomes over one batch so that telemetry is recorded once per
+// batch, not once per resource.
+type batch struct {
+	sp     *signalProcessor
+	cache  *podcache.Cache
+	counts [outcomeCount]int64
+}
+
+func (sp *signalProcessor) newBatch() batch {
+	return batch{sp: sp, cache: sp.pd.cache.Load()}
+}
+
+func (b *batch) annotate(ctx context.Context, attrs pcommon.Map) {
+	if b.cache == nil {
+		// Not started yet: pass through.
+		b.counts[outcomeUnmatched]++
+		return
+	}
+	r, o := b.sp.pd.lookup(ctx, b.cache, attrs)
+	b.counts[o]++
+	if r != nil {
+		b.sp.apply(attrs, r)
+	}
+}
+
+func (b *batch) record(ctx context.Context) {
+	for o, n := range b.counts {
+		if n > 0 {
+			b.sp.pd.tb.K8sPodDiagnosticsResources.Add(ctx, n, b.sp.outcomeOpts[o])
+		}
+	}
+}
+
+// apply writes the selected attributes. Empty values are removed rather than
+// written, so that a stale diagnosis set upstream (an agent in front of a
+// gateway) never survives next to a fresh one.
+func (sp *signalProcessor) apply(m pcommon.Map, r *podcache.Result) {
+	if sp.status {
+		m.PutStr(AttributeStatus, r.Status)
+	}
+	if sp.stuck {
+		m.PutBool(AttributeStuck, r.Stuck)
+	}
+	if sp.reason {
+		putOrRemove(m, AttributeReason, r.Reason)
+	}
+	if sp.container {
+		putOrRemove(m, AttributeContainer, r.Container)
+	}
+	if sp.message {
+		putOrRemove(m, AttributeMessage, r.Message)
+	}
+	if sp.since {
+		putOrRemove(m, AttributeSince, r.SinceRFC3339)
+	}
+	if sp.hint {
+		putOrRemove(m, AttributeHint, r.Hint)
+	}
+}
+
+func putOrRemove(m pcommon.Map, key, value string) {
+	if value == "" {
+		m.Remove(key)
+		return
+	}
+	m.PutStr(key, value)
+}
+
+func (sp *signalProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	b := sp.newBatch()
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		b.annotate(ctx, rms.At(i).Resource().Attributes())
+	}
+	b.record(ctx)
+	return md, nil
+}
+
+func (sp *signalProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	b := sp.newBatch()
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		b.annotate(ctx, rls.At(i).Resource().Attributes())
+	}
+	b.record(ctx)
+	return ld, nil
+}
+
+func (sp *signalProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	b := sp.newBatch()
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		b.annotate(ctx, rss.At(i).Resource().Attributes())
+	}
+	b.record(ctx)
+	return td, nil
+}
