@@ -387,30 +387,42 @@ func settingsEnv(t *testing.T) map[string]string {
 	return out
 }
 
+// rbacRule is one (API group, resource) of a Role or ClusterRole.
+type rbacRule struct{ group, resource string }
+
+var readOnly = []string{"get", "list", "watch"}
+
+// wantRBAC is every Role and ClusterRole the overlays ship, "overlay/Kind/name", with exactly the
+// (group, resource) -> verbs its mode's components use (verbs sorted).
+var wantRBAC = map[string]map[rbacRule][]string{
+	"agent/ClusterRole/otelcol-sre-agent":        agentRules,
+	"agent-direct/ClusterRole/otelcol-sre-agent": agentRules,
+	"gateway/ClusterRole/otelcol-sre-gateway-slo": {
+		{"", "pods"}: readOnly, {"", "events"}: readOnly, {"", "nodes"}: readOnly, {"", "namespaces"}: readOnly,
+		{"", "replicationcontrollers"}: readOnly, {"", "resourcequotas"}: readOnly, {"", "services"}: readOnly,
+		{"apps", "daemonsets"}: readOnly, {"apps", "deployments"}: readOnly, {"apps", "replicasets"}: readOnly,
+		{"apps", "statefulsets"}: readOnly, {"batch", "jobs"}: readOnly, {"batch", "cronjobs"}: readOnly,
+		{"autoscaling", "horizontalpodautoscalers"}: readOnly,
+	},
+	"gateway/Role/otelcol-sre-gateway-slo-leader-election": {
+		{"coordination.k8s.io", "leases"}: {"create", "get", "update"},
+	},
+	"sidecar/Role/otelcol-sre-sidecar":          sidecarRules,
+	"sidecar-operator/Role/otelcol-sre-sidecar": sidecarRules,
+}
+
+var (
+	agentRules = map[rbacRule][]string{
+		{"", "pods"}: readOnly, {"", "namespaces"}: readOnly, {"", "nodes"}: readOnly, {"", "events"}: readOnly,
+		{"apps", "replicasets"}: readOnly, {"", "nodes/stats"}: {"get"},
+	}
+	sidecarRules = map[rbacRule][]string{{"", "pods"}: readOnly, {"", "events"}: readOnly}
+)
+
 // RBAC: exactly the rules each mode's components use, read-only except the leader-election Lease.
 func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
-	readOnly := []string{"get", "list", "watch"}
-	type rule struct{ group, resource string }
-	want := map[string]map[rule][]string{
-		"agent/ClusterRole/otelcol-sre-agent": {
-			{"", "pods"}: readOnly, {"", "namespaces"}: readOnly, {"", "nodes"}: readOnly, {"", "events"}: readOnly,
-			{"apps", "replicasets"}: readOnly, {"", "nodes/stats"}: {"get"},
-		},
-		"gateway/ClusterRole/otelcol-sre-gateway-slo": {
-			{"", "pods"}: readOnly, {"", "events"}: readOnly, {"", "nodes"}: readOnly, {"", "namespaces"}: readOnly,
-			{"", "replicationcontrollers"}: readOnly, {"", "resourcequotas"}: readOnly, {"", "services"}: readOnly,
-			{"apps", "daemonsets"}: readOnly, {"apps", "deployments"}: readOnly, {"apps", "replicasets"}: readOnly,
-			{"apps", "statefulsets"}: readOnly, {"batch", "jobs"}: readOnly, {"batch", "cronjobs"}: readOnly,
-			{"autoscaling", "horizontalpodautoscalers"}: readOnly,
-		},
-		"gateway/Role/otelcol-sre-gateway-slo-leader-election": {
-			{"coordination.k8s.io", "leases"}: {"get", "create", "update"},
-		},
-		"sidecar/Role/otelcol-sre-sidecar":          {{"", "pods"}: readOnly, {"", "events"}: readOnly},
-		"sidecar-operator/Role/otelcol-sre-sidecar": {{"", "pods"}: readOnly, {"", "events"}: readOnly},
-	}
-	want["agent-direct/ClusterRole/otelcol-sre-agent"] = want["agent/ClusterRole/otelcol-sre-agent"]
-	got := map[string]map[rule][]string{}
+	want := wantRBAC
+	got := map[string]map[rbacRule][]string{}
 	for name, objs := range rendered(t) {
 		for _, o := range objs {
 			if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
@@ -428,14 +440,14 @@ func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
 				rules = r.Rules
 			}
 			key := name + "/" + o.GetKind() + "/" + o.GetName()
-			got[key] = map[rule][]string{}
+			got[key] = map[rbacRule][]string{}
 			for _, r := range rules {
 				if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
 					t.Errorf("%s: unexpected resourceNames/nonResourceURLs in %+v", key, r)
 				}
 				for _, g := range r.APIGroups {
 					for _, res := range r.Resources {
-						k := rule{g, res}
+						k := rbacRule{g, res}
 						if _, dup := got[key][k]; dup {
 							t.Errorf("%s: %s/%s listed twice", key, g, res)
 						}
@@ -446,9 +458,6 @@ func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
 		}
 	}
 	for key, w := range want {
-		for k, v := range w {
-			w[k] = slices.Sorted(slices.Values(v))
-		}
 		if !maps.EqualFunc(got[key], w, slices.Equal) {
 			t.Errorf("%s:\n got  %v\n want %v", key, got[key], w)
 		}

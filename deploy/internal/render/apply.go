@@ -67,7 +67,8 @@ func applyOne(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper
 	if err != nil {
 		return err
 	}
-	po := metav1.PatchOptions{FieldManager: manager, Force: new(true)}
+	// Strict: the API server rejects unknown or duplicate fields instead of dropping them.
+	po := metav1.PatchOptions{FieldManager: manager, Force: new(true), FieldValidation: "Strict"}
 	if opts.DryRun && !(opts.CreateNamespaces && gvk.Kind == "Namespace" && gvk.Group == "") {
 		po.DryRun = []string{metav1.DryRunAll}
 	}

@@ -1,0 +1,160 @@
+package deploy_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/internal/render"
+	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
+)
+
+func TestMain(m *testing.M) { testcluster.Main(m) }
+
+// Every object of every overlay passes a real API server's admission and strict field validation
+// (server-side apply with dryRun=All). The custom resources are left out: their CRDs (OpenTelemetry
+// Operator, ACK) are not installed in the test control plane; crds_test.go decodes them strictly.
+func TestServerSideDryRun(t *testing.T) {
+	c := testcluster.Shared(t)
+	for _, name := range render.Overlays {
+		var objs []*unstructured.Unstructured
+		for _, o := range rendered(t)[name] {
+			if _, custom := customResources[o.GroupVersionKind()]; !custom {
+				objs = append(objs, o)
+			}
+		}
+		if err := render.Apply(t.Context(), c.Config(), objs, render.ApplyOptions{DryRun: true, CreateNamespaces: true}); err != nil {
+			t.Errorf("overlay %s: %v", name, err)
+		}
+	}
+}
+
+// rbacObjects are the kinds applied for real so ServiceAccount tokens can be checked.
+var rbacObjects = []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+// With each mode's own ServiceAccount token: everything its components use is allowed, and the
+// requests a compromised collector would try are not.
+func TestServiceAccountTokensHaveExactlyTheirModesAccess(t *testing.T) {
+	c := testcluster.Shared(t)
+	for _, name := range []string{"agent", "gateway", "sidecar"} {
+		var objs []*unstructured.Unstructured
+		for _, o := range rendered(t)[name] {
+			if slices.Contains(rbacObjects, o.GetKind()) {
+				objs = append(objs, o)
+			}
+		}
+		if err := render.Apply(t.Context(), c.Config(), objs, render.ApplyOptions{}); err != nil {
+			t.Fatalf("overlay %s: applying RBAC: %v", name, err)
+		}
+	}
+	for _, sa := range []struct {
+		namespace, name string
+		clusterRoles    []string // wantRBAC keys granted cluster-wide
+		roles           []string // wantRBAC keys granted in the ServiceAccount's namespace
+	}{
+		{"otelcol-sre", "otelcol-sre-agent", []string{"agent/ClusterRole/otelcol-sre-agent"}, nil},
+		{"otelcol-sre", "otelcol-sre-gateway-slo", []string{"gateway/ClusterRole/otelcol-sre-gateway-slo"}, []string{"gateway/Role/otelcol-sre-gateway-slo-leader-election"}},
+		{"otelcol-sre", "otelcol-sre-gateway-lb", nil, nil},
+		{"demo", "demo-app", nil, []string{"sidecar/Role/otelcol-sre-sidecar"}},
+	} {
+		t.Run(sa.namespace+"/"+sa.name, func(t *testing.T) {
+			var allowed []authorizationv1.ResourceAttributes
+			for _, key := range sa.clusterRoles {
+				allowed = append(allowed, attributes(wantRBAC[key], "")...)
+			}
+			for _, key := range sa.roles {
+				allowed = append(allowed, attributes(wantRBAC[key], sa.namespace)...)
+			}
+			if len(allowed) > 0 {
+				c.WaitForAccess(t, authorizationv1.SubjectAccessReviewSpec{
+					User: testcluster.ServiceAccountUser(sa.namespace, sa.name), ResourceAttributes: &allowed[0],
+				})
+			}
+			client, err := kubernetes.NewForConfig(c.ServiceAccountConfig(t, sa.namespace, sa.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range allowed {
+				if !can(t, client, a) {
+					t.Errorf("denied %s, which its components need", describe(a))
+				}
+			}
+			for _, a := range deniedToEveryCollector(sa.namespace, sa.roles != nil) {
+				if can(t, client, a) {
+					t.Errorf("allowed %s", describe(a))
+				}
+			}
+		})
+	}
+}
+
+// attributes lists every (verb, resource) a role grants, in namespace ("" = cluster-wide).
+func attributes(rules map[rbacRule][]string, namespace string) []authorizationv1.ResourceAttributes {
+	var out []authorizationv1.ResourceAttributes
+	for r, verbs := range rules {
+		resource, sub, _ := strings.Cut(r.resource, "/")
+		for _, v := range verbs {
+			out = append(out, authorizationv1.ResourceAttributes{Namespace: namespace, Verb: v, Group: r.group, Resource: resource, Subresource: sub})
+		}
+	}
+	return out
+}
+
+// deniedToEveryCollector: writes, secrets, exec, the kubelet proxy, tokens, RBAC — and, for a
+// namespaced Role, reads outside its namespace.
+func deniedToEveryCollector(namespace string, namespacedOnly bool) []authorizationv1.ResourceAttributes {
+	out := []authorizationv1.ResourceAttributes{
+		{Verb: "get", Resource: "secrets"},
+		{Verb: "list", Resource: "secrets", Namespace: namespace},
+		{Verb: "list", Resource: "configmaps"},
+		{Verb: "create", Resource: "pods", Namespace: namespace},
+		{Verb: "delete", Resource: "pods", Namespace: namespace},
+		{Verb: "patch", Resource: "pods", Subresource: "status", Namespace: namespace},
+		{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: namespace},
+		{Verb: "get", Resource: "nodes", Subresource: "proxy"},
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: namespace},
+		{Verb: "update", Group: "apps", Resource: "deployments", Namespace: namespace},
+		{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+		{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: "kube-system"},
+		{Verb: "delete", Group: "coordination.k8s.io", Resource: "leases", Namespace: namespace},
+	}
+	if namespacedOnly {
+		out = append(out,
+			authorizationv1.ResourceAttributes{Verb: "list", Resource: "nodes"},
+			authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods", Namespace: "kube-system"},
+		)
+	}
+	return out
+}
+
+// can asks the API server, with the ServiceAccount's own token, whether it may do a.
+func can(t *testing.T, client kubernetes.Interface, a authorizationv1.ResourceAttributes) bool {
+	t.Helper()
+	review, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(t.Context(),
+		&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectAccessReview %s: %v", describe(a), err)
+	}
+	return review.Status.Allowed
+}
+
+func describe(a authorizationv1.ResourceAttributes) string {
+	r := a.Resource
+	if a.Subresource != "" {
+		r += "/" + a.Subresource
+	}
+	if a.Group != "" {
+		r += "." + a.Group
+	}
+	where := "cluster-wide"
+	if a.Namespace != "" {
+		where = "in " + a.Namespace
+	}
+	return a.Verb + " " + r + " " + where
+}
