@@ -257,7 +257,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			saw(sum.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
-			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
+			if !r.sel.matchesAttrs(rm, dp.Attributes()) || (r.sel.cond != nil && !r.sel.matchesCondition(ctx, rm, sm, m, dp)) {
 				continue
 			}
 			v := dp.DoubleValue()
@@ -276,7 +276,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			saw(h.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
-			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
+			if !r.sel.matchesAttrs(rm, dp.Attributes()) || (r.sel.cond != nil && !r.sel.matchesCondition(ctx, rm, sm, m, dp)) {
 				continue
 			}
 			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),
@@ -304,7 +304,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			saw(h.AggregationTemporality(), dp.StartTimestamp(), dp.Timestamp())
-			if !r.sel.matches(ctx, rm, sm, m, dp.Attributes(), dp) {
+			if !r.sel.matchesAttrs(rm, dp.Attributes()) || (r.sel.cond != nil && !r.sel.matchesCondition(ctx, rm, sm, m, dp)) {
 				continue
 			}
 			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),

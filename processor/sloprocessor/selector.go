@@ -60,14 +60,16 @@ func mapMatches(m pcommon.Map, want []kv) bool {
 	return true
 }
 
-// matches reports whether a data point (a pmetric.*DataPoint) is selected.
-func (s *selector) matches(ctx context.Context, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric, attrs pcommon.Map, dp any) bool {
-	if !mapMatches(rm.Resource().Attributes(), s.resAttrs) || !mapMatches(attrs, s.attrs) {
-		return false
-	}
-	if s.cond == nil {
-		return true
-	}
+// matchesAttrs reports whether a data point's attributes and resource
+// attributes are selected.
+func (s *selector) matchesAttrs(rm pmetric.ResourceMetrics, attrs pcommon.Map) bool {
+	return mapMatches(rm.Resource().Attributes(), s.resAttrs) && mapMatches(attrs, s.attrs)
+}
+
+// matchesCondition evaluates the OTTL condition on a data point (a
+// pmetric.*DataPoint). Callers check cond != nil first: boxing the point
+// allocates.
+func (s *selector) matchesCondition(ctx context.Context, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric, dp any) bool {
 	tCtx := ottldatapoint.NewTransformContextPtr(rm, sm, m, dp)
 	defer tCtx.Close()
 	ok, err := s.cond.Eval(ctx, tCtx)
