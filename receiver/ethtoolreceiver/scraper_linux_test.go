@@ -145,6 +145,8 @@ func TestScrapeEqualsCLIWithTrafficPaused(t *testing.T) {
 	a64, b64 := nettest.VethPair(t, nsA, nsB, 64)
 	sendTraffic(t, a1, b1, 300).Stop()
 	sendTraffic(t, a64, b64, 300).Stop()
+	b1.WaitQuiet(t)
+	b64.WaitQuiet(t)
 
 	s, _ := startScraper(t, testConfig(nsB.Path))
 	points := scrape(t, s)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,9 @@ func VethPair(tb testing.TB, nsA, nsB Namespace, queues int) (a, b Veth) {
 	tb.Helper()
 	a, b = DownVethPair(tb, nsA, nsB, queues)
 	for _, v := range []Veth{a, b} {
+		// No IPv6: its neighbour discovery and MLD reports would keep
+		// trickling in for seconds after the link comes up.
+		v.NS.Exec(tb, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/"+v.Name+"/disable_ipv6")
 		Run(tb, "ip", "-n", v.NS.Name, "addr", "add", v.Addr+"/30", "dev", v.Name)
 		Run(tb, "ip", "-n", v.NS.Name, "link", "set", v.Name, "up")
 		v.NS.Exec(tb, "ethtool", "-K", v.Name, "gro", "on", "tso", "off")
@@ -159,6 +163,25 @@ type Stat struct {
 func (v Veth) EthtoolS(tb testing.TB) []Stat {
 	tb.Helper()
 	return ParseEthtoolS(tb, v.NS.Exec(tb, "ethtool", "-S", v.Name))
+}
+
+// WaitQuiet waits until two `ethtool -S` reads 200ms apart are equal: no
+// packet is in flight any more (late ARP replies, NAPI still draining).
+func (v Veth) WaitQuiet(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	prev := v.EthtoolS(tb)
+	for {
+		time.Sleep(200 * time.Millisecond)
+		cur := v.EthtoolS(tb)
+		if slices.Equal(prev, cur) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: statistics still moving after 20s", v.Name)
+		}
+		prev = cur
+	}
 }
 
 // ParseEthtoolS parses `ethtool -S` output.
@@ -227,7 +250,7 @@ func StartTraffic(tb testing.TB, from, to Veth) *Traffic {
 	return tr
 }
 
-// Stop stops sending and waits until in-flight packets have been counted.
+// Stop stops sending; use Veth.WaitQuiet to wait for in-flight packets.
 func (tr *Traffic) Stop() {
 	select {
 	case <-tr.stop:
@@ -237,5 +260,4 @@ func (tr *Traffic) Stop() {
 	close(tr.stop)
 	tr.wg.Wait()
 	_ = unix.Close(tr.fd)
-	time.Sleep(100 * time.Millisecond) // let NAPI drain the veth rings
 }

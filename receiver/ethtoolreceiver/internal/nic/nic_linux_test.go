@@ -60,6 +60,7 @@ func TestReadFollowsCLIAcrossNamespaces(t *testing.T) {
 		unix.Nanosleep(&unix.Timespec{Nsec: 1e6}, nil) //nolint:errcheck
 	}
 	tr.Stop()
+	b.WaitQuiet(t)
 
 	h := openNS(t, nsB)
 	s := openStats(t, h, b.Name)
