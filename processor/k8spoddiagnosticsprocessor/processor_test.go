@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,25 +23,17 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadatatest"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
 )
 
-func testdataPod(t testing.TB, name string) *corev1.Pod {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("diagnosis", "testdata", "pods", name+".json"))
-	require.NoError(t, err)
-	pods, err := diagnosis.DecodePods(b)
-	require.NoError(t, err)
-	return &pods[0]
-}
+var testdataPod = podtest.Pod
 
 // fakeClientsetProvider serves one fake clientset and counts the calls.
 func fakeClientsetProvider(cs kubernetes.Interface, calls *atomic.Int32) ClientProvider {

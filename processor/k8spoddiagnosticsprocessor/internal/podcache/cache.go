@@ -94,6 +94,9 @@ type Cache struct {
 
 	podInformers   []cache.SharedIndexInformer
 	eventInformers []cache.SharedIndexInformer
+	// synced reports, per informer, whether our handler has processed the
+	// initial list (the informer's own HasSynced does not wait for handlers).
+	synced []cache.InformerSynced
 
 	mu      sync.RWMutex
 	byUID   map[string]*entry
@@ -207,7 +210,8 @@ func (c *Cache) setup(inf cache.SharedIndexInformer, resource string, transform 
 			c.cfg.OnWatchError(resource, err)
 		}
 	})
-	_, _ = inf.AddEventHandler(h)
+	reg, _ := inf.AddEventHandler(h)
+	c.synced = append(c.synced, reg.HasSynced)
 }
 
 // Start runs the informers and the re-diagnosis tick in the background. It
@@ -239,23 +243,21 @@ func (c *Cache) Start(ctx context.Context) {
 	}
 }
 
-// WaitForSync blocks until every informer has listed once or ctx ends.
+// WaitForSync blocks until every informer has listed once and the cache has
+// processed that list, or ctx ends.
 func (c *Cache) WaitForSync(ctx context.Context) error {
-	var synced []cache.InformerSynced
-	for _, inf := range append(append([]cache.SharedIndexInformer{}, c.podInformers...), c.eventInformers...) {
-		synced = append(synced, inf.HasSynced)
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return errors.New("waiting for the pod cache to sync: " + context.Cause(ctx).Error())
 	}
 	c.Rediagnose()
 	return nil
 }
 
-// HasSynced tells whether every informer has listed once.
+// HasSynced tells whether every informer has listed once and the cache has
+// processed that list.
 func (c *Cache) HasSynced() bool {
-	for _, inf := range append(append([]cache.SharedIndexInformer{}, c.podInformers...), c.eventInformers...) {
-		if !inf.HasSynced() {
+	for _, synced := range c.synced {
+		if !synced() {
 			return false
 		}
 	}

@@ -6,8 +6,6 @@ package podcache
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,28 +21,14 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
 )
 
-// testNow is the time the diagnosis testdata pods were authored against.
-var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-
-func testdataPod(t testing.TB, name string) *corev1.Pod {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "diagnosis", "testdata", "pods", name+".json"))
-	require.NoError(t, err)
-	pods, err := diagnosis.DecodePods(b)
-	require.NoError(t, err)
-	return &pods[0]
-}
-
-func testdataEvents(t testing.TB, name string) []corev1.Event {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "diagnosis", "testdata", "events", name+".json"))
-	require.NoError(t, err)
-	events, err := diagnosis.DecodeEvents(b)
-	require.NoError(t, err)
-	return events
-}
+var (
+	testNow        = podtest.Now
+	testdataPod    = podtest.Pod
+	testdataEvents = podtest.Events
+)
 
 // clock is a settable test clock.
 type clock struct {

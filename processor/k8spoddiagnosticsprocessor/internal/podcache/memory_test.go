@@ -4,38 +4,23 @@
 package podcache
 
 import (
-	"fmt"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-)
 
-// freshPod returns a copy of the template with the per-pod strings freshly
-// allocated, as decoding a watch event would.
-func freshPod(tmpl *corev1.Pod, i int) *corev1.Pod {
-	p := tmpl.DeepCopy()
-	p.Name = fmt.Sprintf("checkout-7d9f8b6c5d-%06d", i)
-	p.Namespace = "shop-" + strconv.Itoa(i%50)
-	p.UID = types.UID(fmt.Sprintf("0b6d3c2a-%04x-4e5f-8a9b-%012x", i%65536, i))
-	p.ResourceVersion = strconv.Itoa(1000000 + i)
-	p.Spec.NodeName = "ip-10-0-" + strconv.Itoa(i%200) + "-34.ec2.internal"
-	p.Status.PodIP = fmt.Sprintf("10.%d.%d.%d", 1+i>>16, (i>>8)&255, i&255)
-	p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
-	return p
-}
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
+)
 
 // fillCache pushes n pods through the informer's transform and store and the
 // cache's handler, exactly the path a pod takes from a watch event.
 func fillCache(tb testing.TB, c *Cache, tmpl *corev1.Pod, n int) {
 	store := c.podInformers[0].GetIndexer()
 	for i := range n {
-		obj, err := c.transformPod(freshPod(tmpl, i))
+		obj, err := c.transformPod(podtest.Clone(tmpl, i))
 		if err != nil {
 			tb.Fatal(err)
 		}
