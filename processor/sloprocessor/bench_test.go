@@ -232,8 +232,9 @@ func BenchmarkMemory(b *testing.B) {
 			before := heap()
 			consume(e, t0, md)
 			after := heap()
-			b.ReportMetric(float64(after-before)/float64(e.Stats().Series), "bytes/series")
+			b.ReportMetric((float64(after)-float64(before))/float64(e.Stats().Series), "bytes/series")
 			runtime.KeepAlive(e)
+			runtime.KeepAlive(md)
 		}
 	})
 }

@@ -77,7 +77,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorSloPointsDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_slo_points_dropped",
-		metric.WithDescription("Data points of SLO indicators that were not counted, by reason (duplicate, out_of_order, invalid, series_limit, group_limit, too_old, future, threshold_not_bound, unit). [Development]"),
+		metric.WithDescription("Data points of SLO indicators that were not counted, by reason (duplicate, out_of_order, invalid, series_limit, group_limit, too_old, future, threshold_not_bound, unit, unsupported_type). [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)

@@ -54,7 +54,7 @@ func AssertEqualProcessorSloPointsCounted(t *testing.T, tt *componenttest.Teleme
 func AssertEqualProcessorSloPointsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_slo_points_dropped",
-		Description: "Data points of SLO indicators that were not counted, by reason (duplicate, out_of_order, invalid, series_limit, group_limit, too_old, future, threshold_not_bound, unit). [Development]",
+		Description: "Data points of SLO indicators that were not counted, by reason (duplicate, out_of_order, invalid, series_limit, group_limit, too_old, future, threshold_not_bound, unit, unsupported_type). [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
