@@ -5,6 +5,7 @@ package podcache
 
 import (
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,5 +67,19 @@ func TestHeapPerCachedPod(t *testing.T) {
 				t.Errorf("a typical pod costs %.0f bytes in the cache; the budget is 1 KiB (2 KiB hard limit)", perPod)
 			}
 		}
+	}
+}
+
+// BenchmarkHeapPerCachedPod reports the heap per cached pod (B/pod) at 10k
+// and 100k typical pods; the time per op is the cost of filling the cache.
+func BenchmarkHeapPerCachedPod(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var perPod float64
+			for b.Loop() {
+				perPod = measureHeapPerPod(b, "healthy_running", n)
+			}
+			b.ReportMetric(perPod, "B/pod")
+		})
 	}
 }
