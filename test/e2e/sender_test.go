@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// seqSender sends numbered samples over OTLP/gRPC: tick i is one request carrying the gauge e2e.seq = i for
+// each of `shards` series {run, shard}, at a timestamp strictly after the previous tick's. A tick counts as
+// sent only once the collector acknowledged it; retryable refusals (Unavailable, ResourceExhausted, ...) are
+// retried the way the OTLP exporter retries, permanent ones are counted as refused.
+type seqSender struct {
+	run    string
+	shards int
+	metric string
+
+	mu       sync.Mutex
+	conn     *grpc.ClientConn
+	client   pmetricotlp.GRPCClient
+	next     int
+	lastTS   time.Time
+	acked    []int // tick numbers the collector acknowledged
+	refused  int   // ticks refused permanently
+	attempts int
+}
+
+func newSeqSender(t *testing.T, endpoint, run string, shards int) *seqSender {
+	t.Helper()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &seqSender{run: run, shards: shards, metric: "e2e.seq", conn: conn, client: pmetricotlp.NewGRPCClient(conn)}
+}
+
+func (s *seqSender) tick(i int, ts time.Time) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "e2e")
+	rm.Resource().Attributes().PutStr("service.instance.id", s.run)
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName(s.metric)
+	g := m.SetEmptyGauge()
+	for k := range s.shards {
+		dp := g.DataPoints().AppendEmpty()
+		dp.Attributes().PutStr("run", s.run)
+		dp.Attributes().PutStr("shard", strconv.Itoa(k))
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+		dp.SetDoubleValue(float64(i))
+	}
+	return md
+}
+
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
+		return true
+	}
+	return false
+}
+
+// sendNext sends the next tick, retrying until it is acknowledged, refused permanently, or ctx ends.
+func (s *seqSender) sendNext(ctx context.Context) error {
+	s.mu.Lock()
+	i := s.next
+	s.next++
+	ts := time.Now().Truncate(time.Millisecond)
+	if !ts.After(s.lastTS) {
+		ts = s.lastTS.Add(time.Millisecond)
+	}
+	s.lastTS = ts
+	s.mu.Unlock()
+	req := pmetricotlp.NewExportRequestFromMetrics(s.tick(i, ts))
+	backoff := 50 * time.Millisecond
+	for {
+		s.mu.Lock()
+		s.attempts++
+		s.mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.client.Export(cctx, req)
+		cancel()
+		if err == nil {
+			s.mu.Lock()
+			s.acked = append(s.acked, i)
+			s.mu.Unlock()
+			return nil
+		}
+		if !retryable(err) || ctx.Err() != nil {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
+			return fmt.Errorf("tick %d: %w", i, err)
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// sendFor sends ticks every interval until d passes; errors stop nothing and are returned joined at the end.
+func (s *seqSender) sendFor(ctx context.Context, d, interval time.Duration) []error {
+	var errs []error
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if err := s.sendNext(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		time.Sleep(interval)
+	}
+	return errs
+}
+
+// ackedTicks is how many ticks were acknowledged and their sum (to check values, not only counts).
+func (s *seqSender) ackedTicks() (n int, sum float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, i := range s.acked {
+		sum += float64(i)
+	}
+	return len(s.acked), sum
+}
+
+func (s *seqSender) counts() (sent, refused int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next, s.refused
+}
+
+// heartbeat keeps a separate series flowing until stop is closed. The prometheusremotewrite WAL reader ships
+// what it read only when its buffer fills or on the first read after truncate_frequency, so the tail of a
+// stream waits for the next write; real collectors always have a next write, tests provide one.
+func heartbeat(t *testing.T, endpoint, run string) (stop func()) {
+	hb := newSeqSender(t, endpoint, run+"-heartbeat", 1)
+	hb.metric = "e2e.heartbeat"
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+				_ = hb.sendNext(ctx)
+			}
+		}
+	}()
+	return func() { close(done); cancel(); <-finished }
+}
