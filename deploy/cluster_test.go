@@ -84,7 +84,7 @@ func TestServiceAccountTokensHaveExactlyTheirModesAccess(t *testing.T) {
 					t.Errorf("denied %s, which its components need", describe(a))
 				}
 			}
-			for _, a := range deniedToEveryCollector(sa.namespace, sa.roles != nil) {
+			for _, a := range deniedToEveryCollector(sa.namespace, len(sa.clusterRoles) == 0) {
 				if can(t, client, a) {
 					t.Errorf("allowed %s", describe(a))
 				}
@@ -105,8 +105,8 @@ func attributes(rules map[rbacRule][]string, namespace string) []authorizationv1
 	return out
 }
 
-// deniedToEveryCollector: writes, secrets, exec, the kubelet proxy, tokens, RBAC — and, for a
-// namespaced Role, reads outside its namespace.
+// deniedToEveryCollector: writes, secrets, exec, the kubelet proxy, tokens, RBAC — and, without a
+// ClusterRole, reads outside its own namespace.
 func deniedToEveryCollector(namespace string, namespacedOnly bool) []authorizationv1.ResourceAttributes {
 	out := []authorizationv1.ResourceAttributes{
 		{Verb: "get", Resource: "secrets"},
@@ -157,4 +157,25 @@ func describe(a authorizationv1.ResourceAttributes) string {
 		where = "in " + a.Namespace
 	}
 	return a.Verb + " " + r + " " + where
+}
+
+// The dry-run is a real check: the API server rejects an unknown field and an invalid value.
+func TestServerSideDryRunRejectsInvalidObjects(t *testing.T) {
+	c := testcluster.Shared(t)
+	for _, tc := range []struct{ name, json string }{
+		{"unknown field", `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"x","namespace":"default"},"automountServiceAccountTokens":false}`},
+		{"invalid value", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x","namespace":"default"},"spec":{"ports":[{"name":"Not_A_DNS_Label","port":1}]}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON([]byte(tc.json)); err != nil {
+				t.Fatal(err)
+			}
+			err := render.Apply(t.Context(), c.Config(), []*unstructured.Unstructured{u}, render.ApplyOptions{DryRun: true})
+			if err == nil {
+				t.Fatal("dry-run accepted it")
+			}
+			t.Log(err)
+		})
+	}
 }

@@ -134,3 +134,99 @@ func TestCollectorConfigsValidate(t *testing.T) {
 		})
 	}
 }
+
+// Without the binary, at least every config is YAML without duplicate keys, and its pipelines only
+// name components it configures (after merging the files of its set, as the collector does).
+func TestCollectorConfigsParse(t *testing.T) {
+	files, err := filepath.Glob("configs/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for _, set := range configSets(t) {
+		defined := map[string]bool{}
+		for _, c := range referencedIDs(t, set) {
+			defined[c] = true
+		}
+		for _, ref := range pipelineRefs(t, set) {
+			// A connector is listed as a receiver or an exporter of pipelines.
+			kind, id, _ := strings.Cut(ref, "/")
+			if !defined[ref] && !((kind == "receivers" || kind == "exporters") && defined["connectors/"+id]) {
+				t.Errorf("%v: the service uses %s, which no file of the set configures", set, ref)
+			}
+		}
+	}
+}
+
+// referencedIDs lists "kind/id" of every configured component of the merged files.
+func referencedIDs(t *testing.T, files []string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range files {
+		cfg := readConfig(t, f)
+		for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+			section, _ := cfg[kind].(map[string]any)
+			for id := range section {
+				out = append(out, kind+"/"+id)
+			}
+		}
+	}
+	return out
+}
+
+// pipelineRefs lists "kind/id" of what service.extensions and the pipelines use, after merging the
+// files in order (a later file's lists replace an earlier file's, as the collector merges them).
+func pipelineRefs(t *testing.T, files []string) []string {
+	t.Helper()
+	extensions := []any{}
+	pipelines := map[string]map[string][]any{}
+	for _, f := range files {
+		svc, _ := readConfig(t, f)["service"].(map[string]any)
+		if e, ok := svc["extensions"].([]any); ok {
+			extensions = e
+		}
+		ps, _ := svc["pipelines"].(map[string]any)
+		for name, p := range ps {
+			if pipelines[name] == nil {
+				pipelines[name] = map[string][]any{}
+			}
+			for kind, list := range p.(map[string]any) {
+				pipelines[name][kind], _ = list.([]any)
+			}
+		}
+	}
+	var out []string
+	for _, e := range extensions {
+		out = append(out, "extensions/"+e.(string))
+	}
+	for _, p := range pipelines {
+		for kind, list := range p {
+			for _, id := range list {
+				out = append(out, kind+"/"+id.(string))
+			}
+		}
+	}
+	return out
+}
+
+func readConfig(t *testing.T, file string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("configs", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("configs/%s: %v", file, err)
+	}
+	return cfg
+}
