@@ -106,8 +106,14 @@ func TestCollectorConfigsValidate(t *testing.T) {
 		"K8S_NODE_NAME=node-1", "K8S_NODE_IP=127.0.0.1", "K8S_POD_NAME=otelcol-sre-0", "K8S_POD_NAMESPACE=otelcol-sre",
 		"K8S_POD_UID=00000000-0000-0000-0000-000000000001", "K8S_POD_IP=127.0.0.1",
 		"GATEWAY_ENDPOINT=127.0.0.1:4317", "SLO_TIER_HEADLESS_SERVICE=localhost",
-		"OTELCOL_SRE_DATA_DIR="+t.TempDir(),
+		"OTELCOL_SRE_DATA_DIR="+t.TempDir(), "OTELCOL_SRE_HOST_ROOT=/",
 	)
+	// kubelet_stats with auth_type serviceAccount reads the pod's ServiceAccount CA when it is created,
+	// which `validate` does; outside a pod, validate that receiver with the kubelet's read-only mode.
+	outsidePod := filepath.Join(t.TempDir(), "validate-outside-pod.yaml")
+	if err := os.WriteFile(outsidePod, []byte("receivers:\n  kubelet_stats:\n    auth_type: none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range settingsEnv(t) {
 		env = append(env, k+"="+v)
 	}
@@ -125,6 +131,9 @@ func TestCollectorConfigsValidate(t *testing.T) {
 			args := []string{"validate"}
 			for _, f := range set {
 				args = append(args, "--config="+filepath.Join("configs", f))
+			}
+			if slices.Contains(referencedIDs(t, set), "receivers/kubelet_stats") {
+				args = append(args, "--config="+outsidePod)
 			}
 			cmd := exec.Command(bin, args...)
 			cmd.Env = env
