@@ -110,13 +110,13 @@ type ThresholdsConfig struct {
 
 // attributeNames maps the short names of the config to attribute keys.
 var attributeNames = map[string]string{
-	"status":    AttributeStatus,
-	"stuck":     AttributeStuck,
-	"reason":    AttributeReason,
-	"container": AttributeContainer,
-	"message":   AttributeMessage,
-	"since":     AttributeSince,
-	"hint":      AttributeHint,
+	"status":    diagnosis.AttributeStatus,
+	"stuck":     diagnosis.AttributeStuck,
+	"reason":    diagnosis.AttributeReason,
+	"container": diagnosis.AttributeContainer,
+	"message":   diagnosis.AttributeMessage,
+	"since":     diagnosis.AttributeSince,
+	"hint":      diagnosis.AttributeHint,
 }
 
 const attributeChoices = "status, stuck, reason, container, message, since, hint"

@@ -25,17 +25,6 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
 )
 
-// Resource attributes the processor adds (the DESIGN contract).
-const (
-	AttributeStatus    = "k8s.pod.diagnosis.status"
-	AttributeStuck     = "k8s.pod.diagnosis.stuck"
-	AttributeReason    = "k8s.pod.diagnosis.reason"
-	AttributeContainer = "k8s.pod.diagnosis.container"
-	AttributeMessage   = "k8s.pod.diagnosis.message"
-	AttributeSince     = "k8s.pod.diagnosis.since"
-	AttributeHint      = "k8s.pod.diagnosis.hint"
-)
-
 // Resource attributes the association reads.
 const (
 	attrPodUID       = "k8s.pod.uid"

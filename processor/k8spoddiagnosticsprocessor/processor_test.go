@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadatatest"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
@@ -107,29 +108,29 @@ func TestProcessorFakeClientsetAnnotatesEverySignal(t *testing.T) {
 	require.NoError(t, p.metrics.ConsumeMetrics(context.Background(), metricsWith(map[string]any{"k8s.pod.uid": string(crash.UID)})))
 	got := p.mSink.AllMetrics()[0].ResourceMetrics().At(0).Resource().Attributes().AsRaw()
 	assert.Equal(t, map[string]any{
-		"k8s.pod.uid":      string(crash.UID),
-		AttributeStatus:    "CrashLoopBackOff",
-		AttributeStuck:     true,
-		AttributeReason:    "OOMKilled",
-		AttributeContainer: "recommender",
+		"k8s.pod.uid":                string(crash.UID),
+		diagnosis.AttributeStatus:    "CrashLoopBackOff",
+		diagnosis.AttributeStuck:     true,
+		diagnosis.AttributeReason:    "OOMKilled",
+		diagnosis.AttributeContainer: "recommender",
 	}, got, "metrics carry no message, since or hint by default")
 
 	ld := plog.NewLogs()
 	ld.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("k8s.pod.uid", string(crash.UID))
 	require.NoError(t, p.logs.ConsumeLogs(context.Background(), ld))
 	la := p.lSink.AllLogs()[0].ResourceLogs().At(0).Resource().Attributes()
-	msg, _ := la.Get(AttributeMessage)
+	msg, _ := la.Get(diagnosis.AttributeMessage)
 	assert.Equal(t, "OOMKilled (exit code 137)", msg.Str())
-	since, _ := la.Get(AttributeSince)
+	since, _ := la.Get(diagnosis.AttributeSince)
 	assert.Equal(t, "2026-11-22T11:59:00Z", since.Str())
-	hint, _ := la.Get(AttributeHint)
+	hint, _ := la.Get(diagnosis.AttributeHint)
 	assert.Contains(t, hint.Str(), "resources.limits.memory")
 
 	td := ptrace.NewTraces()
 	td.ResourceSpans().AppendEmpty().Resource().Attributes().PutStr("k8s.pod.uid", string(crash.UID))
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), td))
 	ta := p.tSink.AllTraces()[0].ResourceSpans().At(0).Resource().Attributes()
-	reason, _ := ta.Get(AttributeReason)
+	reason, _ := ta.Get(diagnosis.AttributeReason)
 	assert.Equal(t, "OOMKilled", reason.Str())
 }
 
@@ -158,7 +159,7 @@ func TestProcessorFakeClientsetAssociationOrder(t *testing.T) {
 		{name: "pod ip", attrs: map[string]any{"k8s.pod.ip": crash.Status.PodIP}, reason: "OOMKilled", status: "CrashLoopBackOff"},
 		{name: "reused ip belongs to the live pod", attrs: map[string]any{"k8s.pod.ip": completed.Status.PodIP}, reason: "NotReady", status: "Running"},
 		{name: "connection peer ip", attrs: map[string]any{"service.name": "checkout"}, peer: &net.TCPAddr{IP: net.ParseIP(crash.Status.PodIP), Port: 4317}, reason: "OOMKilled", status: "CrashLoopBackOff"},
-		{name: "healthy pod gets status, stuck false and no reason", attrs: map[string]any{"k8s.pod.uid": string(healthy.UID), AttributeReason: "stale-from-agent"}, status: "Running"},
+		{name: "healthy pod gets status, stuck false and no reason", attrs: map[string]any{"k8s.pod.uid": string(healthy.UID), diagnosis.AttributeReason: "stale-from-agent"}, status: "Running"},
 		{name: "unmatched passes through", attrs: map[string]any{"k8s.pod.uid": "unknown"}},
 		{name: "unidentified passes through", attrs: map[string]any{"service.name": "batch"}},
 	}
@@ -171,8 +172,8 @@ func TestProcessorFakeClientsetAssociationOrder(t *testing.T) {
 			}
 			require.NoError(t, p.metrics.ConsumeMetrics(ctx, metricsWith(tt.attrs)))
 			got := p.mSink.AllMetrics()[0].ResourceMetrics().At(0).Resource().Attributes().AsRaw()
-			assert.Equal(t, tt.reason, got[AttributeReason])
-			assert.Equal(t, tt.status, got[AttributeStatus])
+			assert.Equal(t, tt.reason, got[diagnosis.AttributeReason])
+			assert.Equal(t, tt.status, got[diagnosis.AttributeStatus])
 		})
 	}
 	metadatatest.AssertEqualK8sPodDiagnosticsResources(t, p.tel, []metricdata.DataPoint[int64]{

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
 )
 
@@ -47,19 +48,19 @@ func newSignalProcessor(pd *podDiagnostics, kind signalKind) *signalProcessor {
 	sp := &signalProcessor{pd: pd}
 	for _, n := range names {
 		switch attributeNames[n] {
-		case AttributeStatus:
+		case diagnosis.AttributeStatus:
 			sp.status = true
-		case AttributeStuck:
+		case diagnosis.AttributeStuck:
 			sp.stuck = true
-		case AttributeReason:
+		case diagnosis.AttributeReason:
 			sp.reason = true
-		case AttributeContainer:
+		case diagnosis.AttributeContainer:
 			sp.container = true
-		case AttributeMessage:
+		case diagnosis.AttributeMessage:
 			sp.message = true
-		case AttributeSince:
+		case diagnosis.AttributeSince:
 			sp.since = true
-		case AttributeHint:
+		case diagnosis.AttributeHint:
 			sp.hint = true
 		}
 	}
@@ -110,25 +111,25 @@ func (b *batch) record(ctx context.Context) {
 // gateway) never survives next to a fresh one.
 func (sp *signalProcessor) apply(m pcommon.Map, r *podcache.Result) {
 	if sp.status {
-		m.PutStr(AttributeStatus, r.Status)
+		m.PutStr(diagnosis.AttributeStatus, r.Status)
 	}
 	if sp.stuck {
-		m.PutBool(AttributeStuck, r.Stuck)
+		m.PutBool(diagnosis.AttributeStuck, r.Stuck)
 	}
 	if sp.reason {
-		putOrRemove(m, AttributeReason, r.Reason)
+		putOrRemove(m, diagnosis.AttributeReason, r.Reason)
 	}
 	if sp.container {
-		putOrRemove(m, AttributeContainer, r.Container)
+		putOrRemove(m, diagnosis.AttributeContainer, r.Container)
 	}
 	if sp.message {
-		putOrRemove(m, AttributeMessage, r.Message)
+		putOrRemove(m, diagnosis.AttributeMessage, r.Message)
 	}
 	if sp.since {
-		putOrRemove(m, AttributeSince, r.SinceRFC3339)
+		putOrRemove(m, diagnosis.AttributeSince, r.SinceRFC3339)
 	}
 	if sp.hint {
-		putOrRemove(m, AttributeHint, r.Hint)
+		putOrRemove(m, diagnosis.AttributeHint, r.Hint)
 	}
 }
 

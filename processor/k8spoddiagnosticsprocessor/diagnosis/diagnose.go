@@ -31,6 +31,18 @@ type Diagnosis struct {
 	Hint string
 }
 
+// Resource attribute keys of a diagnosis (the DESIGN contract shared by the
+// processor and kubectl-diagnose).
+const (
+	AttributeStatus    = "k8s.pod.diagnosis.status"
+	AttributeStuck     = "k8s.pod.diagnosis.stuck"
+	AttributeReason    = "k8s.pod.diagnosis.reason"
+	AttributeContainer = "k8s.pod.diagnosis.container"
+	AttributeMessage   = "k8s.pod.diagnosis.message"
+	AttributeSince     = "k8s.pod.diagnosis.since"
+	AttributeHint      = "k8s.pod.diagnosis.hint"
+)
+
 // Reasons of our own. Container waiting and terminated reasons
 // (ImagePullBackOff, CreateContainerConfigError, RunContainerError, Error, ...),
 // pod status reasons (Evicted, DeadlineExceeded, OutOfcpu, ...), scheduling
@@ -744,4 +756,20 @@ func exitHint(t *Terminated, container string, livenessFailed bool) string {
 	default:
 		return "container " + container + " exits with code " + strconv.Itoa(int(t.ExitCode)) + ": check " + logs
 	}
+}
+
+// Attributes returns the diagnosis keyed by attribute name: status and stuck
+// always, the others when not empty.
+func (d Diagnosis) Attributes() map[string]any {
+	m := map[string]any{AttributeStatus: d.Status, AttributeStuck: d.Stuck}
+	for k, v := range map[string]string{AttributeReason: d.Reason, AttributeContainer: d.Container,
+		AttributeMessage: d.Message, AttributeHint: d.Hint} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if !d.Since.IsZero() {
+		m[AttributeSince] = d.Since.UTC().Format(time.RFC3339)
+	}
+	return m
 }

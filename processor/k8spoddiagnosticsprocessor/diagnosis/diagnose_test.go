@@ -267,3 +267,15 @@ func TestTruncate(t *testing.T) {
 		assert.Equal(t, tt.want, got, "Truncate(%q, %d)", tt.in, tt.n)
 	}
 }
+
+func TestDiagnosisAttributes(t *testing.T) {
+	p := FromPod(loadPod(t, "crashloop_oomkilled"), 0, nil)
+	got := Diagnose(&p, nil, testNow, DefaultOptions()).Attributes()
+	assert.Equal(t, "OOMKilled", got[AttributeReason])
+	assert.Equal(t, true, got[AttributeStuck])
+	assert.Equal(t, "2026-11-22T11:59:00Z", got[AttributeSince])
+
+	h := FromPod(loadPod(t, "healthy_running"), 0, nil)
+	assert.Equal(t, map[string]any{AttributeStatus: "Running", AttributeStuck: false},
+		Diagnose(&h, nil, testNow, DefaultOptions()).Attributes())
+}

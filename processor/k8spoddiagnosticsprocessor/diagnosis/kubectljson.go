@@ -26,6 +26,9 @@ func DecodePods(data []byte) ([]corev1.Pod, error) {
 		}
 		return []corev1.Pod{p}, nil
 	case "List", "PodList":
+		if err := checkItems(data, "Pod"); err != nil {
+			return nil, err
+		}
 		var l corev1.PodList
 		if err := json.Unmarshal(data, &l); err != nil {
 			return nil, fmt.Errorf("decoding %s of pods: %w", kind, err)
@@ -51,6 +54,9 @@ func DecodeEvents(data []byte) ([]corev1.Event, error) {
 		}
 		return []corev1.Event{e}, nil
 	case "List", "EventList":
+		if err := checkItems(data, "Event"); err != nil {
+			return nil, err
+		}
 		var l corev1.EventList
 		if err := json.Unmarshal(data, &l); err != nil {
 			return nil, fmt.Errorf("decoding %s of events: %w", kind, err)
@@ -59,6 +65,24 @@ func DecodeEvents(data []byte) ([]corev1.Event, error) {
 	default:
 		return nil, fmt.Errorf("expected an Event or a List of events (kubectl get events -o json), got kind %q", kind)
 	}
+}
+
+// checkItems makes sure every item of a List that names its kind is a want.
+func checkItems(data []byte, want string) error {
+	var l struct {
+		Items []struct {
+			Kind string `json:"kind"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(data, &l); err != nil {
+		return fmt.Errorf("decoding List: %w", err)
+	}
+	for i, it := range l.Items {
+		if it.Kind != "" && it.Kind != want {
+			return fmt.Errorf("expected a List of %ss, but item %d is a %s", want, i, it.Kind)
+		}
+	}
+	return nil
 }
 
 func kindOf(data []byte) (string, error) {

@@ -18,6 +18,10 @@ func TestDecodePods(t *testing.T) {
 	require.Len(t, pods, 2)
 	assert.Equal(t, "b", pods[1].Name)
 
+	_, err = DecodePods([]byte(`{"kind":"List","items":[{"kind":"Event"}]}`))
+	assert.ErrorContains(t, err, "item 0 is a Event")
+	_, err = DecodeEvents([]byte(`{"kind":"List","items":[{"kind":"Pod"}]}`))
+	assert.ErrorContains(t, err, "item 0 is a Pod")
 	_, err = DecodePods([]byte(`{"kind":"Deployment"}`))
 	assert.ErrorContains(t, err, `got kind "Deployment"`)
 	_, err = DecodePods([]byte(`not json`))

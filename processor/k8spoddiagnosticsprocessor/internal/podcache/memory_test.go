@@ -52,20 +52,16 @@ func measureHeapPerPod(tb testing.TB, template string, n int) float64 {
 	return float64(after-before) / float64(n)
 }
 
-// TestHeapPerCachedPod reports (does not assert timings) the heap held per
-// cached pod at 10k and 100k pods for a typical healthy pod and a stuck one.
+// TestHeapPerCachedPod reports the heap held per cached pod at 10k pods for
+// a typical healthy pod and a stuck one, and fails if a typical pod costs
+// more than twice the 1 KiB budget. BenchmarkHeapPerCachedPod reports 10k
+// and 100k.
 func TestHeapPerCachedPod(t *testing.T) {
-	sizes := []int{10_000, 100_000}
-	if testing.Short() {
-		sizes = sizes[:1]
-	}
 	for _, template := range []string{"healthy_running", "crashloop_error_termination_message"} {
-		for _, n := range sizes {
-			perPod := measureHeapPerPod(t, template, n)
-			t.Logf("%s: %d pods: %.0f bytes per cached pod", template, n, perPod)
-			if template == "healthy_running" && perPod > 2048 {
-				t.Errorf("a typical pod costs %.0f bytes in the cache; the budget is 1 KiB (2 KiB hard limit)", perPod)
-			}
+		perPod := measureHeapPerPod(t, template, 10_000)
+		t.Logf("%s: 10000 pods: %.0f bytes per cached pod", template, perPod)
+		if template == "healthy_running" && perPod > 2048 {
+			t.Errorf("a typical pod costs %.0f bytes in the cache; the budget is 1 KiB (2 KiB hard limit)", perPod)
 		}
 	}
 }
