@@ -35,7 +35,7 @@ tools: $(BIN)/ocb $(BIN)/mdatagen $(BIN)/staticcheck $(BIN)/telemetrygen
 
 # The collector binary, from the committed ocb output. Go's build cache makes a rebuild ~10 s.
 build:
-	cd distribution && CGO_ENABLED=0 $(GO) build -trimpath -o $(COLLECTOR) .
+	cd distribution && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(COLLECTOR) .
 
 run: build
 	$(COLLECTOR) --config deploy/configs/local.yaml
