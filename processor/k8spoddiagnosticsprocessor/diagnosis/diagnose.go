@@ -228,11 +228,12 @@ func (c *diagCtx) nodeUnreachable() bool {
 	if p.Reason == reasonNodeLost {
 		return true
 	}
-	if r := condition(p, "Ready"); r != nil && (r.Status == "Unknown" || r.Reason() == "NodeNotReady") {
+	// The taint-eviction controller marks pods of an unreachable node; the
+	// node lifecycle controller records a NodeNotReady event on them.
+	if dt := condition(p, "DisruptionTarget"); dt != nil && dt.Status == "True" && dt.Reason() == "DeletionByTaintManager" {
 		return true
 	}
-	dt := condition(p, "DisruptionTarget")
-	return dt != nil && dt.Status == "True" && dt.Reason() == "DeletionByTaintManager"
+	return c.latestEvent("", "NodeNotReady") != nil
 }
 
 func firstRunning(p *Pod) string {

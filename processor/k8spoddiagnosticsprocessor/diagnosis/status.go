@@ -8,10 +8,11 @@ import (
 )
 
 // Status returns the STATUS column `kubectl get pods` prints for p, following
-// kubectl's printPod: pod reason or phase, SchedulingGated, Init:N/M and
+// kubectl's printPod (Kubernetes v1.36): pod reason or phase, SchedulingGated, Init:N/M and
 // Init:<reason> while initializing (native sidecars that started do not
-// count), the last container's waiting or terminated reason, NotReady for a
-// completed pod with a container still running, Terminating and Unknown.
+// count), the first container's waiting or terminated reason, Running,
+// NotReady or the failed container's reason for a pod whose first container
+// completed, Terminating and Unknown.
 func Status(p *Pod) string {
 	reason := p.Phase
 	if p.Reason != "" {
@@ -54,6 +55,7 @@ func Status(p *Pod) string {
 
 	if !initializing || conditionTrue(p, "Initialized") {
 		hasRunning := false
+		errorReason := ""
 		for i := len(p.Containers) - 1; i >= 0; i-- {
 			c := &p.Containers[i]
 			if !c.HasStatus {
@@ -62,20 +64,22 @@ func Status(p *Pod) string {
 			switch {
 			case c.Waiting != nil && c.Waiting.Reason != "":
 				reason = c.Waiting.Reason
-			case c.Terminated != nil && c.Terminated.Reason != "":
-				reason = c.Terminated.Reason
-			case c.Terminated != nil && c.Terminated.Signal != 0:
-				reason = "Signal:" + strconv.Itoa(int(c.Terminated.Signal))
 			case c.Terminated != nil:
-				reason = "ExitCode:" + strconv.Itoa(int(c.Terminated.ExitCode))
+				reason = terminationReason(c.Terminated)
+				if c.Terminated.ExitCode != 0 {
+					errorReason = reason
+				}
 			case c.Ready && c.Running:
 				hasRunning = true
 			}
 		}
-		if reason == "Completed" && hasRunning {
-			if conditionTrue(p, "Ready") {
+		if reason == "Completed" {
+			switch {
+			case hasRunning && conditionTrue(p, "Ready"):
 				reason = "Running"
-			} else {
+			case errorReason != "":
+				reason = errorReason
+			case hasRunning:
 				reason = "NotReady"
 			}
 		}

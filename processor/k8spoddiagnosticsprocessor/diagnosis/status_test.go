@@ -62,6 +62,14 @@ func TestStatusKubectlCorners(t *testing.T) {
 			want: "Running",
 		},
 		{
+			name: "first container completed, second failed",
+			pod: Pod{Phase: "Running", Containers: []Container{
+				{Name: "a", HasStatus: true, Terminated: &Terminated{Reason: "Completed"}},
+				{Name: "b", HasStatus: true, Terminated: &Terminated{Reason: "Error", ExitCode: 1}},
+			}},
+			want: "Error",
+		},
+		{
 			name: "node lost while deleting",
 			pod:  Pod{Phase: "Running", Reason: "NodeLost", Deletion: NewTime(testNow)},
 			want: "Unknown",

@@ -26,7 +26,7 @@ import (
 
 // DefaultEventReasons are the Warning event reasons the diagnosis reads.
 var DefaultEventReasons = []string{
-	"FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Unhealthy", "Failed", "FailedScheduling",
+	"FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Unhealthy", "Failed", "FailedScheduling", "NodeNotReady",
 }
 
 // Config selects the pods to cache and how they are diagnosed.
