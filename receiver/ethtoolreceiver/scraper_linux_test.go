@@ -153,6 +153,7 @@ func TestScrapeEqualsCLIWithTrafficPaused(t *testing.T) {
 
 	for _, v := range []nettest.Veth{b1, b64} {
 		cli := v.EthtoolS(t)
+		require.Equal(t, cli, v.EthtoolS(t), "%s: traffic is paused", v.Name)
 		got := compat(points, v.Name)
 		require.Len(t, got, len(cli), "%s: one compatibility point per statistic", v.Name)
 		var nonZero int

@@ -834,7 +834,7 @@ type metricEthtoolLinkUp struct {
 // init fills ethtool.link.up metric with initial data.
 func (m *metricEthtoolLinkUp) init() {
 	m.data.SetName("ethtool.link.up")
-	m.data.SetDescription("1 when the interface's operational state is up (rtnetlink IFLA_OPERSTATE), 0 otherwise; down interfaces are still scraped.")
+	m.data.SetDescription("1 when the operational state (rtnetlink IFLA_OPERSTATE) is up, 0 otherwise, also for the unknown state lo and some virtual devices report; down interfaces are still read.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

@@ -570,7 +570,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["ethtool.link.up"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the interface's operational state is up (rtnetlink IFLA_OPERSTATE), 0 otherwise; down interfaces are still scraped.", mi.Description())
+						assert.Equal(t, "1 when the operational state (rtnetlink IFLA_OPERSTATE) is up, 0 otherwise, also for the unknown state lo and some virtual devices report; down interfaces are still read.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -585,7 +585,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["ethtool.link.up"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when the interface's operational state is up (rtnetlink IFLA_OPERSTATE), 0 otherwise; down interfaces are still scraped.", mi.Description())
+						assert.Equal(t, "1 when the operational state (rtnetlink IFLA_OPERSTATE) is up, 0 otherwise, also for the unknown state lo and some virtual devices report; down interfaces are still read.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
