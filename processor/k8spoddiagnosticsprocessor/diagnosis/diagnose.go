@@ -266,9 +266,10 @@ func (c *diagCtx) failed() Diagnosis {
 	}
 	switch {
 	case d.Reason == "Evicted":
-		d.Container = evictedContainer(p.Message)
+		// "The node was low on resource: memory. ... Container app was using 1Gi, ..."
+		d.Container = between(p.Message, "Container ", " was using")
 		d.Hint = podFailureHints["Evicted"]
-		if res := evictedResource(p.Message); res != "" {
+		if res := between(p.Message, "low on resource: ", "."); res != "" {
 			d.Hint = "the node ran low on " + res + " and the kubelet evicted the pod: set " + res + " requests close to real usage (and limits), or add node capacity"
 		}
 		return d
@@ -336,32 +337,18 @@ func isInit(p *Pod, name string) bool {
 	return false
 }
 
-// evictedResource extracts "memory" from "The node was low on resource: memory. ...".
-func evictedResource(msg string) string {
-	const marker = "low on resource: "
-	i := strings.Index(msg, marker)
-	if i < 0 {
+// between returns the text of msg between the first start and the next end,
+// or "" when either is missing.
+func between(msg, start, end string) string {
+	_, rest, ok := strings.Cut(msg, start)
+	if !ok {
 		return ""
 	}
-	rest := msg[i+len(marker):]
-	if end := strings.IndexAny(rest, ". ,"); end >= 0 {
-		rest = rest[:end]
-	}
-	return rest
-}
-
-// evictedContainer extracts "app" from "... Container app was using 1Gi, ...".
-func evictedContainer(msg string) string {
-	const marker = "Container "
-	i := strings.Index(msg, marker)
-	if i < 0 {
+	v, _, ok := strings.Cut(rest, end)
+	if !ok {
 		return ""
 	}
-	rest := msg[i+len(marker):]
-	if end := strings.Index(rest, " was using"); end > 0 {
-		return rest[:end]
-	}
-	return ""
+	return v
 }
 
 func (c *diagCtx) unscheduled() Diagnosis {

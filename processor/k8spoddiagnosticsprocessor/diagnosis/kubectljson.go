@@ -14,56 +14,41 @@ import (
 // DecodePods decodes what `kubectl get pod NAME -o json` (one Pod) or
 // `kubectl get pods -o json` (a List) prints.
 func DecodePods(data []byte) ([]corev1.Pod, error) {
-	kind, err := kindOf(data)
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
-	case "Pod":
-		var p corev1.Pod
-		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("decoding Pod: %w", err)
-		}
-		return []corev1.Pod{p}, nil
-	case "List", "PodList":
-		if err := checkItems(data, "Pod"); err != nil {
-			return nil, err
-		}
-		var l corev1.PodList
-		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("decoding %s of pods: %w", kind, err)
-		}
-		return l.Items, nil
-	default:
-		return nil, fmt.Errorf("expected a Pod or a List of pods (kubectl get pod -o json), got kind %q", kind)
-	}
+	return decodeObjects[corev1.Pod](data, "Pod", "kubectl get pod -o json")
 }
 
 // DecodeEvents decodes what `kubectl get events -o json` prints (a List), or
 // one Event.
 func DecodeEvents(data []byte) ([]corev1.Event, error) {
-	kind, err := kindOf(data)
+	return decodeObjects[corev1.Event](data, "Event", "kubectl get events -o json")
+}
+
+// decodeObjects decodes one object of kind, or a List (or <kind>List) of them.
+func decodeObjects[T any](data []byte, kind, printedBy string) ([]T, error) {
+	got, err := kindOf(data)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
-	case "Event":
-		var e corev1.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, fmt.Errorf("decoding Event: %w", err)
+	switch got {
+	case kind:
+		var one T
+		if err := json.Unmarshal(data, &one); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
-		return []corev1.Event{e}, nil
-	case "List", "EventList":
-		if err := checkItems(data, "Event"); err != nil {
+		return []T{one}, nil
+	case "List", kind + "List":
+		if err := checkItems(data, kind); err != nil {
 			return nil, err
 		}
-		var l corev1.EventList
+		var l struct {
+			Items []T `json:"items"`
+		}
 		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("decoding %s of events: %w", kind, err)
+			return nil, fmt.Errorf("decoding %s of %ss: %w", got, kind, err)
 		}
 		return l.Items, nil
 	default:
-		return nil, fmt.Errorf("expected an Event or a List of events (kubectl get events -o json), got kind %q", kind)
+		return nil, fmt.Errorf("expected a %s or a List of %ss (%s), got kind %q", kind, kind, printedBy, got)
 	}
 }
 
