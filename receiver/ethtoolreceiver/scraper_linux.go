@@ -294,9 +294,12 @@ func (s *ethtoolScraper) scrapeIface(ctx context.Context, ns *netns, ifc *iface,
 			return 0, true
 		}
 	}
+	// Interfaces without statistics (EOPNOTSUPP) still report their state.
 	if ifc.stats == nil && ifc.plan == nil {
 		if err := s.openStats(ns, ifc); err != nil {
-			return 0, s.handleError(ctx, ifc, "read statistic names", err, errs)
+			if keep := s.handleError(ctx, ifc, "read statistic names", err, errs); !errors.Is(err, unix.EOPNOTSUPP) {
+				return 0, keep
+			}
 		}
 	}
 	if ifc.stats != nil {
@@ -310,10 +313,14 @@ func (s *ethtoolScraper) scrapeIface(ctx context.Context, ns *netns, ifc *iface,
 			}
 			return 0, true
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+			points += s.recordStats(ifc, values, now)
+		case errors.Is(err, unix.EOPNOTSUPP):
+			s.handleError(ctx, ifc, "read statistics", err, errs)
+		default:
 			return 0, s.handleError(ctx, ifc, "read statistics", err, errs)
 		}
-		points += s.recordStats(ifc, values, now)
 	}
 	return points + s.recordInfo(ifc, l, now), true
 }
@@ -344,11 +351,7 @@ func (s *ethtoolScraper) refreshInfo(ns *netns, ifc *iface) error {
 // openStats reads the statistic names and builds the reporting plan.
 func (s *ethtoolScraper) openStats(ns *netns, ifc *iface) error {
 	st, err := ns.h.OpenStats(ifc.name)
-	switch {
-	case errors.Is(err, unix.EOPNOTSUPP):
-		ifc.plan = []plannedStat{} // no statistics: do not ask again until the driver changes
-		return nil
-	case errors.Is(err, nic.ErrCountChanged):
+	if errors.Is(err, nic.ErrCountChanged) {
 		return nil // changing right now: names are read again next scrape
 	}
 	if err != nil {
@@ -386,10 +389,16 @@ func (s *ethtoolScraper) planStats(driver string, names []string) (plan, compat 
 	return plan, compat, disambiguated
 }
 
-// handleError classifies an ethtool failure: ENODEV forgets the interface,
-// EOPNOTSUPP was handled by the callers, anything else is a partial scrape
-// error for this interface only. Every failure is counted by errno.
+// handleError classifies an ethtool failure: EOPNOTSUPP marks the interface
+// as having no statistics, silently; ENODEV forgets the interface; anything
+// else is a partial scrape error for this interface only. Every failure but
+// EOPNOTSUPP is counted by errno.
 func (s *ethtoolScraper) handleError(ctx context.Context, ifc *iface, doing string, err error, errs *scrapererror.ScrapeErrors) (keep bool) {
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		_ = ifc.closeStats()
+		ifc.plan = []plannedStat{} // do not ask again until the driver changes
+		return true
+	}
 	errno := "other"
 	var e unix.Errno
 	if errors.As(err, &e) {

@@ -215,8 +215,20 @@ func TestScrapeAcrossNamespaces(t *testing.T) {
 	_, b := nettest.VethPair(t, nsA, nsB, 1)
 	_, c := nettest.VethPair(t, nsA, nsC, 1)
 
-	// nsB is named twice (literally and by a glob): it is read once.
-	cfg := testConfig(nsB.Path, filepath.Join(filepath.Dir(nsB.Path), "["+nsB.Name[:1]+"]"+nsB.Name[1:]), nsC.Path)
+	// nsB is named twice (literally and by a glob): it is read once. nsC is
+	// reached through a process that runs in it, as through a host /proc.
+	sleeper := exec.Command("ip", "netns", "exec", nsC.Name, "sleep", "60")
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	procPath := "/proc/" + strconv.Itoa(sleeper.Process.Pid) + "/ns/net"
+	require.Eventually(t, func() bool {
+		id, err := nic.IdentifyNamespace(procPath)
+		want, _ := nic.IdentifyNamespace(nsC.Path)
+		return err == nil && id == want
+	}, 5*time.Second, 10*time.Millisecond, "ip netns exec has joined nsC")
+	idC, err := nic.IdentifyNamespace(nsC.Path)
+	require.NoError(t, err)
+	cfg := testConfig(nsB.Path, filepath.Join(filepath.Dir(nsB.Path), "["+nsB.Name[:1]+"]"+nsB.Name[1:]), procPath)
 	cfg.NetworkNamespaces.Host = true
 	s, _ := startScraper(t, cfg)
 	points := scrape(t, s)
@@ -229,15 +241,16 @@ func TestScrapeAcrossNamespaces(t *testing.T) {
 		devices[p.namespace][p.device] = true
 	}
 	assert.Equal(t, map[string]bool{b.Name: true}, devices[nsB.Name])
-	assert.Equal(t, map[string]bool{c.Name: true}, devices[nsC.Name])
+	assert.Equal(t, map[string]bool{c.Name: true}, devices[idC.String()], "labelled net:[inode] when reached through /proc")
 	assert.NotContains(t, devices[""], b.Name, "the host namespace does not see the test's interfaces")
 	assert.Len(t, compat(points, b.Name), 10, "nsB read once")
 
-	// The namespaces go away: their handles are closed on the next scrape.
-	nettest.Run(t, "ip", "netns", "del", nsC.Name)
+	// The process goes away: nsC's handle is closed on the next scrape.
+	require.NoError(t, sleeper.Process.Kill())
+	_ = sleeper.Wait()
 	points = scrape(t, s)
 	for _, p := range points {
-		assert.NotEqual(t, nsC.Name, p.namespace)
+		assert.NotEqual(t, idC.String(), p.namespace)
 	}
 	assert.Len(t, s.spaces, 2)
 }
@@ -379,6 +392,12 @@ func TestScrapeReportsOtherErrorsPerInterface(t *testing.T) {
 	var none scrapererror.ScrapeErrors
 	assert.False(t, s.handleError(context.Background(), &iface{name: "eth2"}, "read statistics", unix.ENODEV, &none), "ENODEV forgets")
 	assert.NoError(t, none.Combine())
+
+	unsupported := &iface{name: "br0"}
+	assert.True(t, s.handleError(context.Background(), unsupported, "read statistic names", unix.EOPNOTSUPP, &none), "EOPNOTSUPP keeps the interface")
+	assert.NotNil(t, unsupported.plan, "marked as having no statistics: not asked again")
+	assert.Empty(t, unsupported.plan)
+	assert.NoError(t, none.Combine(), "EOPNOTSUPP is silent")
 
 	metadatatest.AssertEqualReceiverEthtoolInterfaceErrors(t, tel, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(attribute.String("interface", "eth1"), attribute.String("errno", "EPERM")), Value: 1},
