@@ -35,6 +35,8 @@ type signalProcessor struct {
 	pd *podDiagnostics
 	// selected holds, per attribute key, whether this signal carries it.
 	status, stuck, reason, container, message, since, hint bool
+	// count is the number of selected attributes.
+	count int
 	// outcomeOpts are the precomputed telemetry attribute sets per outcome.
 	outcomeOpts [outcomeCount]metric.AddOption
 }
@@ -45,7 +47,7 @@ func newSignalProcessor(pd *podDiagnostics, kind signalKind) *signalProcessor {
 		signalLogs:    pd.cfg.Attributes.Logs,
 		signalTraces:  pd.cfg.Attributes.Traces,
 	}[kind]
-	sp := &signalProcessor{pd: pd}
+	sp := &signalProcessor{pd: pd, count: len(names)}
 	for _, n := range names {
 		switch attributeNames[n] {
 		case diagnosis.AttributeStatus:
@@ -110,6 +112,7 @@ func (b *batch) record(ctx context.Context) {
 // written, so that a stale diagnosis set upstream (an agent in front of a
 // gateway) never survives next to a fresh one.
 func (sp *signalProcessor) apply(m pcommon.Map, r *podcache.Result) {
+	m.EnsureCapacity(m.Len() + sp.count)
 	if sp.status {
 		m.PutStr(diagnosis.AttributeStatus, r.Status)
 	}
