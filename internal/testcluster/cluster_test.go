@@ -31,10 +31,14 @@ func TestSchedulerMarksPodUnschedulable(t *testing.T) {
 	createPod(t, c.Client(), ns, "fits", "500m")
 	createPod(t, c.Client(), ns, "too-big", "2")
 
-	fits := waitPodScheduled(t, c.Client(), ns, "fits", corev1.ConditionTrue)
+	fits := waitPodScheduled(t, c.Client(), ns, "fits", func(ct *assert.CollectT, cond corev1.PodCondition) {
+		assert.Equal(ct, corev1.ConditionTrue, cond.Status)
+	})
 	assert.Equal(t, node.Name, fits.Spec.NodeName, "the real scheduler binds a pod that fits to the only node")
 
-	tooBig := waitPodScheduled(t, c.Client(), ns, "too-big", corev1.ConditionFalse)
+	tooBig := waitPodScheduled(t, c.Client(), ns, "too-big", func(ct *assert.CollectT, cond corev1.PodCondition) {
+		assert.Equal(ct, corev1.ConditionFalse, cond.Status)
+	})
 	cond := podScheduled(tooBig)
 	assert.Equal(t, corev1.PodReasonUnschedulable, cond.Reason)
 	assert.Contains(t, cond.Message, "0/1 nodes are available")
@@ -93,12 +97,16 @@ func TestAPIServerRestartsOnSamePort(t *testing.T) {
 	require.NoError(t, err, "the old client reaches the restarted API server, which kept etcd's data")
 	assert.Equal(t, before.Data, got.Data)
 
-	// The scheduler kept running through the outage and resumed its watches.
+	// The scheduler kept running through the outage and resumes its watches:
+	// it sees the new node (until then it reports "no nodes available") and
+	// finds the pod too big for it.
 	c.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
 	createPod(t, client, ns, "after-restart", "2")
-	cond := podScheduled(waitPodScheduled(t, client, ns, "after-restart", corev1.ConditionFalse))
-	assert.Equal(t, corev1.PodReasonUnschedulable, cond.Reason)
-	assert.Contains(t, cond.Message, "Insufficient cpu")
+	waitPodScheduled(t, client, ns, "after-restart", func(ct *assert.CollectT, cond corev1.PodCondition) {
+		assert.Equal(ct, corev1.ConditionFalse, cond.Status)
+		assert.Equal(ct, corev1.PodReasonUnschedulable, cond.Reason)
+		assert.Contains(ct, cond.Message, "Insufficient cpu")
+	})
 }
 
 func pod(name, cpu string) *corev1.Pod {
@@ -118,8 +126,9 @@ func createPod(t *testing.T, client kubernetes.Interface, ns, name, cpu string) 
 	require.NoError(t, err)
 }
 
-// waitPodScheduled waits until the pod's PodScheduled condition has status.
-func waitPodScheduled(t *testing.T, client kubernetes.Interface, ns, name string, status corev1.ConditionStatus) *corev1.Pod {
+// waitPodScheduled waits until the pod's PodScheduled condition passes check
+// and returns the pod.
+func waitPodScheduled(t *testing.T, client kubernetes.Interface, ns, name string, check func(*assert.CollectT, corev1.PodCondition)) *corev1.Pod {
 	t.Helper()
 	var got *corev1.Pod
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
@@ -127,7 +136,7 @@ func waitPodScheduled(t *testing.T, client kubernetes.Interface, ns, name string
 		require.NoError(ct, err)
 		cond := podScheduled(p)
 		require.NotNil(ct, cond, "no PodScheduled condition yet")
-		require.Equal(ct, status, cond.Status)
+		check(ct, *cond)
 		got = p
 	}, scheduleDeadline, 50*time.Millisecond)
 	return got
