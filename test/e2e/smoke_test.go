@@ -6,9 +6,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +101,10 @@ func TestLocalConfigServesOTLPMetricsOnPrometheusEndpoint(t *testing.T) {
 		regexp.MustCompile(`(?m)^e2e_orders_total\{[^}]*service_name="checkout"[^}]*\} 42$`),
 		regexp.MustCompile(`(?m)^system_memory_usage_bytes\{[^}]*state="used"[^}]*\} [0-9.e+]+$`),
 	}
+	// And the ethtool receiver's compatibility gauge, for each physical NIC this machine has.
+	for _, nic := range physicalNICs(t) {
+		wants = append(wants, regexp.MustCompile(`(?m)^node_net_ethtool\{[^}]*device="`+regexp.QuoteMeta(nic)+`"[^}]*\} [0-9.e+]+$`))
+	}
 	url := "http://127.0.0.1:" + collectortest.Port(ports["PROMETHEUS"]) + "/metrics"
 	var body string
 	missing := wants
@@ -113,6 +119,22 @@ func TestLocalConfigServesOTLPMetricsOnPrometheusEndpoint(t *testing.T) {
 	if err := proc.Stop(30 * time.Second); err != nil {
 		t.Fatalf("collector did not stop cleanly on SIGINT: %v\n%s", err, proc.Output())
 	}
+}
+
+// physicalNICs lists the interfaces backed by a device (not lo, veth, bridges: /sys/devices/virtual).
+func physicalNICs(t *testing.T) []string {
+	entries, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nics []string
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join("/sys/class/net", e.Name()))
+		if err == nil && !strings.Contains(target, "/devices/virtual/") {
+			nics = append(nics, e.Name())
+		}
+	}
+	return nics
 }
 
 func sampleMetrics() pmetric.Metrics {

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// requestCounts is a cumulative http.server.request.count of the checkout service: ok 2xx and bad 5xx
+// requests since start.
+func requestCounts(start, ts time.Time, ok, bad int64) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "checkout")
+	rm.Resource().Attributes().PutStr("service.instance.id", "checkout-1")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("http.server.request.count")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for code, n := range map[int64]int64{200: ok, 503: bad} {
+		dp := sum.DataPoints().AppendEmpty()
+		dp.Attributes().PutInt("http.response.status_code", code)
+		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+		dp.SetIntValue(n)
+	}
+	return md
+}
+
+// TestSLOProcessorSeriesInPrometheusAndEMF: request counters go in, the slo processor emits the SLO metrics
+// of the DESIGN.md contract, and they arrive in Prometheus (names, labels, values) and in CloudWatch Logs as
+// valid EMF with deploy's SLO dimension sets. 990 good and 10 bad requests against a 99.9% objective:
+// SLI 0.99, burn rate 10, error budget remaining 1 - 10 = -9.
+func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
+	prom := startPrometheus(t, 0)
+	peer, cwl := cloudWatchPeer(t)
+	proc, otlp := collector(t, "slo.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write", "CWL_ENDPOINT": cwl})
+	start := time.Now().Add(-time.Second)
+	export(t, otlp, requestCounts(start, time.Now(), 990, 10))
+
+	const sel = `slo_name="checkout-availability",slo_service="checkout"`
+	checks := []struct {
+		query string
+		want  float64
+	}{
+		{`slo_sli{` + sel + `,slo_window="5m"}`, 0.99},
+		{`slo_burn_rate{` + sel + `,slo_window="5m"}`, 10},
+		{`slo_objective{` + sel + `}`, 0.999},
+		{`slo_events{` + sel + `,slo_outcome="good"}`, 990},
+		{`slo_events{` + sel + `,slo_outcome="bad"}`, 10},
+	}
+	for _, c := range checks {
+		got := prom.waitScalar(t, `round(`+c.query+`, 0.0001)`, c.want, 30*time.Second)
+		if got != c.want {
+			t.Errorf("%s = %v, want %v", c.query, got, c.want)
+		}
+	}
+	if got := prom.waitScalar(t, `round(slo_error_budget_remaining{`+sel+`}, 0.0001)`, -9, 10*time.Second); got != -9 {
+		t.Errorf("slo_error_budget_remaining = %v, want -9", got)
+	}
+	var names []string
+	for _, s := range prom.query(t, `count by (__name__) ({__name__=~"slo_.*"})`) {
+		names = append(names, s.Metric["__name__"])
+	}
+	sort.Strings(names)
+	t.Logf("SLO series in Prometheus: %v", names)
+	for _, want := range []string{"slo_alert_state", "slo_burn_rate", "slo_error_budget_remaining", "slo_events", "slo_objective", "slo_sli", "slo_window_coverage"} {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("%s missing from Prometheus", want)
+		}
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for len(peer.Events()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	events := peer.Events()
+	if len(events) == 0 {
+		t.Fatalf("no EMF events from the slo metrics\n%s", proc.Output())
+	}
+	declared := 0
+	for _, e := range events {
+		var ev struct {
+			AWS struct {
+				CloudWatchMetrics []struct{ Dimensions [][]string }
+			} `json:"_aws"`
+		}
+		if err := json.Unmarshal([]byte(e.Message), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.AWS.CloudWatchMetrics) > 0 {
+			declared++
+		}
+	}
+	for _, inv := range peer.InvalidEMF() {
+		t.Errorf("invalid EMF from the slo metrics: %v\n%s", inv.Err, inv.Event.Message)
+	}
+	if declared == 0 {
+		t.Errorf("none of %d EMF events carries a metric directive: deploy's SLO metric declarations match nothing", len(events))
+	}
+	t.Logf("EMF: %d events, %d with metric directives, %d invalid", len(events), declared, len(peer.InvalidEMF()))
+}
