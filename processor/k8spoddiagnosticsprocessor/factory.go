@@ -19,14 +19,17 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
 )
 
-// ClientProvider builds the Kubernetes client from the processor's API
-// options at Start. Tests pass a fake clientset or a client for a test
-// control plane; the default connects as the options say.
-type ClientProvider func(kubeclient.APIConfig) (kubernetes.Interface, error)
+// ClientProvider builds the Kubernetes client for a processor configuration
+// at Start. Tests pass a fake clientset, or a client for a test control
+// plane (for example one bound to the shipped ClusterRole); the default
+// connects as auth_type says.
+type ClientProvider func(*Config) (kubernetes.Interface, error)
 
 // NewFactory returns the factory of the k8spoddiagnostics processor.
 func NewFactory() processor.Factory {
-	return NewFactoryWithClientProvider(kubeclient.New)
+	return NewFactoryWithClientProvider(func(cfg *Config) (kubernetes.Interface, error) {
+		return kubeclient.New(cfg.APIConfig)
+	})
 }
 
 // NewFactoryWithClientProvider returns a factory whose processors get their

@@ -99,7 +99,7 @@ func (pd *podDiagnostics) Start(ctx context.Context, _ component.Host) error {
 			return fmt.Errorf("filter.node_from_env_var: environment variable %s is empty — set it from the downward API (fieldRef spec.nodeName)", env)
 		}
 	}
-	cs, err := pd.provider(pd.cfg.APIConfig)
+	cs, err := pd.provider(pd.cfg)
 	if err != nil {
 		return fmt.Errorf("connecting to the Kubernetes API: %w", err)
 	}

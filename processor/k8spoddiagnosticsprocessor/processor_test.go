@@ -29,7 +29,6 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadatatest"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
 )
@@ -38,7 +37,7 @@ var testdataPod = podtest.Pod
 
 // fakeClientsetProvider serves one fake clientset and counts the calls.
 func fakeClientsetProvider(cs kubernetes.Interface, calls *atomic.Int32) ClientProvider {
-	return func(kubeclient.APIConfig) (kubernetes.Interface, error) {
+	return func(*Config) (kubernetes.Interface, error) {
 		calls.Add(1)
 		return cs, nil
 	}
@@ -219,7 +218,7 @@ func TestProcessorFakeClientsetStartErrors(t *testing.T) {
 		require.NoError(t, p.Shutdown(context.Background()))
 	})
 	t.Run("client error", func(t *testing.T) {
-		f := NewFactoryWithClientProvider(func(kubeclient.APIConfig) (kubernetes.Interface, error) { return nil, errors.New("no kubeconfig") })
+		f := NewFactoryWithClientProvider(func(*Config) (kubernetes.Interface, error) { return nil, errors.New("no kubeconfig") })
 		cfg := f.CreateDefaultConfig()
 		p, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
 		require.NoError(t, err)
