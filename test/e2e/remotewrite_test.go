@@ -99,6 +99,18 @@ func shapes(instance string, ts time.Time) pmetric.Metrics {
 	return md
 }
 
+// exportQuiet sends md once and ignores the outcome (for senders that repeat until a result shows).
+func exportQuiet(ctx context.Context, endpoint string, md pmetric.Metrics) {
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, _ = pmetricotlp.NewGRPCClient(conn).Export(cctx, pmetricotlp.NewExportRequestFromMetrics(md))
+}
+
 func export(t *testing.T, endpoint string, md pmetric.Metrics) {
 	t.Helper()
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
