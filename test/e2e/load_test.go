@@ -21,15 +21,21 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 )
 
 const (
-	loadPointsPerRequest = 500 // a gateway receives batches from agents, not single points
+	loadPods             = 10
+	loadPointsPerPod     = 50
+	loadPointsPerRequest = loadPods * loadPointsPerPod // a gateway receives batches from agents, not single points
 	loadStep             = 20 * time.Second
 	loadDrain            = 10 * time.Second
 )
 
-// rwSink accepts remote write and counts the samples of load_points; it never fails.
+// rwSink accepts remote write and counts the samples of load_requests; it never fails.
 type rwSink struct{ samples atomic.Int64 }
 
 func (s *rwSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +47,7 @@ func (s *rwSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			var n int64
 			for _, ts := range wr.Timeseries {
 				for _, l := range ts.Labels {
-					if l.Name == "__name__" && l.Value == "load_points" {
+					if l.Name == "__name__" && l.Value == "load_requests" {
 						n += int64(len(ts.Samples))
 					}
 				}
@@ -88,7 +94,7 @@ type loadResult struct {
 
 // drive sends rate points/s for loadStep in requests of loadPointsPerRequest points and reports what
 // the sink received within loadDrain after the end.
-func drive(t *testing.T, client pmetricotlp.GRPCClient, pid int, sink *rwSink, rate int, epoch *int64) loadResult {
+func drive(t *testing.T, client pmetricotlp.GRPCClient, pid int, sink *rwSink, ns string, rate int, epoch *int64) loadResult {
 	t.Helper()
 	res := loadResult{rate: rate}
 	base := sink.samples.Load()
@@ -102,7 +108,7 @@ func drive(t *testing.T, client pmetricotlp.GRPCClient, pid int, sink *rwSink, r
 	// One request per step, sent again and again: the generator shares the machine and must not be what
 	// limits the rate (the collector's work does not depend on the values).
 	*epoch++
-	req := pmetricotlp.NewExportRequestFromMetrics(loadRequest(*epoch))
+	req := pmetricotlp.NewExportRequestFromMetrics(loadRequest(ns, *epoch))
 	for next := start; time.Since(start) < loadStep; next = next.Add(interval) {
 		time.Sleep(time.Until(next))
 		sem <- struct{}{}
@@ -135,58 +141,85 @@ func drive(t *testing.T, client pmetricotlp.GRPCClient, pid int, sink *rwSink, r
 	return res
 }
 
-// loadRequest is one OTLP request of loadPointsPerRequest gauge points, one per series, at epoch ms.
-func loadRequest(epoch int64) pmetric.Metrics {
+// loadRequest is one OTLP request from loadPods pods of namespace ns (one resource each, identified by
+// k8s.namespace.name + k8s.pod.name as k8spoddiagnostics associates them), each with loadPointsPerPod
+// series of the cumulative load.requests, every 50th series a 5xx one (the SLO's bad events).
+func loadRequest(ns string, epoch int64) pmetric.Metrics {
 	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr("service.name", "load")
-	rm.Resource().Attributes().PutStr("k8s.namespace.name", "shop")
-	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName("load.points")
-	g := m.SetEmptyGauge()
-	ts := pcommon.NewTimestampFromTime(time.Now())
-	for i := range loadPointsPerRequest {
-		dp := g.DataPoints().AppendEmpty()
-		dp.Attributes().PutStr("series", strconv.Itoa(i))
-		dp.Attributes().PutStr("k8s.pod.name", "pod-"+strconv.Itoa(i%50))
-		dp.SetTimestamp(ts)
-		dp.SetDoubleValue(float64(epoch))
+	now := time.Now()
+	start := pcommon.NewTimestampFromTime(now.Add(-time.Hour))
+	ts := pcommon.NewTimestampFromTime(now)
+	for p := range loadPods {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "load")
+		rm.Resource().Attributes().PutStr("k8s.namespace.name", ns)
+		rm.Resource().Attributes().PutStr("k8s.pod.name", "load-"+strconv.Itoa(p))
+		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("load.requests")
+		sum := m.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for i := range loadPointsPerPod {
+			dp := sum.DataPoints().AppendEmpty()
+			dp.Attributes().PutStr("series", strconv.Itoa(i))
+			code := int64(200)
+			if i%50 == 0 {
+				code = 500
+			}
+			dp.Attributes().PutInt("http.response.status_code", code)
+			dp.SetStartTimestamp(start)
+			dp.SetTimestamp(ts)
+			dp.SetIntValue(epoch * 10)
+		}
 	}
 	return md
 }
 
 // TestLoadGatewayRemoteWrite finds the sustainable OTLP -> remote-write data-point rate of the gateway-shaped
-// pipeline (rates doubling from 5k points/s until one is not sustained: refusals, the generator falling
+// pipeline, without and with our processors (k8spoddiagnostics diagnosing the sending pods, slo computing an
+// SLO grouped by pod over every point) (rates doubling from 5k points/s until one is not sustained: refusals, the generator falling
 // behind, or points missing at the sink) and the collector's CPU % and RSS at 10k points/s. It needs a quiet
 // machine and minutes, so it runs only with OTELCOL_SRE_LOAD=1; the table it logs goes into deploy/README.md.
 func TestLoadGatewayRemoteWrite(t *testing.T) {
 	if os.Getenv("OTELCOL_SRE_LOAD") != "1" {
 		t.Skip("load test: set OTELCOL_SRE_LOAD=1 (takes minutes, wants a quiet machine)")
 	}
-	configs := []string{"gateway-load.yaml"}
-	if extra := os.Getenv("OTELCOL_SRE_LOAD_CONFIGS"); extra != "" {
-		configs = append(configs, strings.Split(extra, ",")...)
+	// The pods k8spoddiagnostics diagnoses: created in the test control plane, Pending (no kubelet runs).
+	cluster := testcluster.Start(t)
+	ns := cluster.Namespace(t)
+	for p := range loadPods {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "load-" + strconv.Itoa(p)},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/load:1"}}}}
+		if _, err := cluster.Client().CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pipelines := []struct{ name, processors string }{
+		{"memory_limiter, batch", "[memory_limiter, batch]"},
+		{"memory_limiter, k8spoddiagnostics, slo, batch", "[memory_limiter, k8spoddiagnostics, slo, batch]"},
 	}
 	var table []string
 	table = append(table, "| pipeline | sustained points/s | CPU % at 10k points/s | RSS MiB at 10k points/s | CPU % at the sustained rate | first unsustained step |", "|---|---|---|---|---|---|")
-	for _, cfg := range configs {
+	for _, pl := range pipelines {
+		cfg := pl.name
 		sink := &rwSink{}
 		srv := httptest.NewServer(sink)
-		proc, otlp := collector(t, cfg, map[string]string{"RW_ENDPOINT": srv.URL + "/api/v1/write"})
+		proc, otlp := collector(t, "gateway-load.yaml", map[string]string{"RW_ENDPOINT": srv.URL + "/api/v1/write",
+			"LOAD_PROCESSORS": pl.processors, "KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns})
 		conn, err := grpc.NewClient(otlp, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		client := pmetricotlp.NewGRPCClient(conn)
 		var epoch int64
-		at10k := drive(t, client, proc.Pid(), sink, 10000, &epoch)
+		at10k := drive(t, client, proc.Pid(), sink, ns, 10000, &epoch)
 		t.Logf("%s 10k: %+v", cfg, at10k)
 		best, failed := loadResult{}, "none up to 640k"
 		if at10k.sustained {
 			best = at10k
 		}
 		for rate := 20000; at10k.sustained && rate <= 640000; rate *= 2 {
-			r := drive(t, client, proc.Pid(), sink, rate, &epoch)
+			r := drive(t, client, proc.Pid(), sink, ns, rate, &epoch)
 			t.Logf("%s %dk: %+v", cfg, rate/1000, r)
 			if !r.sustained {
 				failed = fmt.Sprintf("%dk: generator reached %.0f/s, refused %d, %d of %d points at the sink", rate/1000, r.sentRate, r.refused, r.received, r.sent)
