@@ -19,8 +19,9 @@ type SchedulingFailure struct {
 	// without counts ("pod has unbound immediate PersistentVolumeClaims")
 	// is one reason that applies to all nodes.
 	Reasons []NodeReason
-	// Preemption is the text after "preemption: ", if any.
-	Preemption string
+	// PostFilter is the text the PostFilter plugins appended after the
+	// histogram, usually "preemption: 0/N nodes are available: ...".
+	PostFilter string
 }
 
 // NodeReason is one entry of the scheduler's histogram.
@@ -52,13 +53,10 @@ func ParseSchedulingMessage(msg string) (SchedulingFailure, bool) {
 		return f, false
 	}
 	f.Nodes = n
-	body := rest[tail+len(schedPrefixTail):]
-	if i := strings.Index(body, "preemption: "); i >= 0 {
-		f.Preemption = strings.TrimSpace(body[i+len("preemption: "):])
-		body = body[:i]
-	}
-	body = strings.TrimSpace(body)
-	body = strings.TrimSuffix(body, ".")
+	// FitError: "0/N nodes are available:" + " <PreFilter message or
+	// histogram>." + " <PostFilter message>".
+	body, post := splitFirstSentence(rest[tail+len(schedPrefixTail):])
+	f.PostFilter = post
 	for _, item := range splitTopLevel(body) {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -78,6 +76,27 @@ func ParseSchedulingMessage(msg string) (SchedulingFailure, bool) {
 		}
 	}
 	return f, true
+}
+
+// splitFirstSentence cuts s after its first ". " outside braces, brackets and
+// parentheses (taints and quoted names contain dots but not ". ").
+func splitFirstSentence(s string) (first, rest string) {
+	depth := 0
+	for i := 0; i+1 < len(s); i++ {
+		switch s[i] {
+		case '{', '[', '(':
+			depth++
+		case '}', ']', ')':
+			if depth > 0 {
+				depth--
+			}
+		case '.':
+			if depth == 0 && s[i+1] == ' ' {
+				return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+2:])
+			}
+		}
+	}
+	return strings.TrimSuffix(strings.TrimSpace(s), "."), ""
 }
 
 // startsPreFilter tells whether a count-less item reads like a standalone

@@ -16,7 +16,7 @@ func TestParseSchedulingMessage(t *testing.T) {
 		ok         bool
 		nodes      int
 		reasons    []NodeReason
-		preemption string
+		postFilter string
 	}{
 		{
 			name:  "new wording with preemption",
@@ -27,7 +27,7 @@ func TestParseSchedulingMessage(t *testing.T) {
 				{1, "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"},
 				{4, "Insufficient cpu"},
 			},
-			preemption: "0/5 nodes are available: 1 Preemption is not helpful for scheduling, 4 No preemption victims found for incoming pod.",
+			postFilter: "preemption: 0/5 nodes are available: 1 Preemption is not helpful for scheduling, 4 No preemption victims found for incoming pod.",
 		},
 		{
 			name:  "old taint wording with commas inside the taint",
@@ -45,7 +45,7 @@ func TestParseSchedulingMessage(t *testing.T) {
 			ok:         true,
 			nodes:      4,
 			reasons:    []NodeReason{{4, `persistentvolumeclaim "data-elastic-0" not found`}},
-			preemption: "0/4 nodes are available: 4 Preemption is not helpful for scheduling.",
+			postFilter: "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.",
 		},
 		{
 			name:    "unbound immediate claims (old PreFilter wording)",
@@ -72,6 +72,21 @@ func TestParseSchedulingMessage(t *testing.T) {
 				{0, "nodes available for scheduling"},
 			},
 		},
+		{
+			name:       "post-filter text that is not preemption",
+			msg:        "0/1 nodes are available: 1 Insufficient cpu. still not schedulable: cannot allocate all claims",
+			ok:         true,
+			nodes:      1,
+			reasons:    []NodeReason{{1, "Insufficient cpu"}},
+			postFilter: "still not schedulable: cannot allocate all claims",
+		},
+		{
+			name:    "dotted names inside the histogram",
+			msg:     "0/2 nodes are available: 2 node(s) had untolerated taint {node.kubernetes.io/not-ready: }.",
+			ok:      true,
+			nodes:   2,
+			reasons: []NodeReason{{2, "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"}},
+		},
 		{name: "not a scheduler message", msg: "running PreBind plugin \"VolumeBinding\": binding volumes: timed out waiting for the condition", ok: false},
 		{name: "empty", msg: "", ok: false},
 		{name: "garbage count", msg: "0/x nodes are available: 1 Insufficient cpu.", ok: false},
@@ -85,7 +100,7 @@ func TestParseSchedulingMessage(t *testing.T) {
 			}
 			assert.Equal(t, tt.nodes, f.Nodes)
 			assert.Equal(t, tt.reasons, f.Reasons)
-			assert.Equal(t, tt.preemption, f.Preemption)
+			assert.Equal(t, tt.postFilter, f.PostFilter)
 		})
 	}
 }
