@@ -196,6 +196,8 @@ func TestLoadGatewayRemoteWrite(t *testing.T) {
 	}
 	pipelines := []struct{ name, processors string }{
 		{"memory_limiter, batch", "[memory_limiter, batch]"},
+		{"memory_limiter, k8spoddiagnostics, batch", "[memory_limiter, k8spoddiagnostics, batch]"},
+		{"memory_limiter, slo, batch", "[memory_limiter, slo, batch]"},
 		{"memory_limiter, k8spoddiagnostics, slo, batch", "[memory_limiter, k8spoddiagnostics, slo, batch]"},
 	}
 	var table []string
@@ -218,14 +220,35 @@ func TestLoadGatewayRemoteWrite(t *testing.T) {
 		if at10k.sustained {
 			best = at10k
 		}
-		for rate := 20000; at10k.sustained && rate <= 640000; rate *= 2 {
+		try := func(rate int) bool {
 			r := drive(t, client, proc.Pid(), sink, ns, rate, &epoch)
 			t.Logf("%s %dk: %+v", cfg, rate/1000, r)
 			if !r.sustained {
 				failed = fmt.Sprintf("%dk: generator reached %.0f/s, refused %d, %d of %d points at the sink", rate/1000, r.sentRate, r.refused, r.received, r.sent)
-				break
+				return false
 			}
 			best = r
+			return true
+		}
+		// Double until a rate is not sustained, then bisect twice between the last good and the first bad.
+		hi := 0
+		for rate := 20000; at10k.sustained && rate <= 640000; rate *= 2 {
+			if !try(rate) {
+				hi = rate
+				break
+			}
+		}
+		for range 2 {
+			if hi == 0 || best.rate == 0 {
+				break
+			}
+			mid := (best.rate + hi) / 2 / 5000 * 5000
+			if mid <= best.rate {
+				break
+			}
+			if !try(mid) {
+				hi = mid
+			}
 		}
 		table = append(table, fmt.Sprintf("| %s | %d | %.0f | %.0f | %.0f | %s |", cfg, best.rate, at10k.cpuPercent, at10k.rssMiB, best.cpuPercent, failed))
 		conn.Close()

@@ -98,8 +98,8 @@ func TestLocalConfigServesOTLPMetricsOnPrometheusEndpoint(t *testing.T) {
 
 	// What we sent, and what host_metrics scraped from this machine (its first scrape is one interval in).
 	wants := []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^e2e_orders_total\{[^}]*service_name="checkout"[^}]*\} 42$`),
-		regexp.MustCompile(`(?m)^system_memory_usage_bytes\{[^}]*state="used"[^}]*\} [0-9.e+]+$`),
+		regexp.MustCompile(`(?m)^e2e_orders\{[^}]*service_name="checkout"[^}]*\} 42$`),
+		regexp.MustCompile(`(?m)^system_memory_usage\{[^}]*state="used"[^}]*\} [0-9.e+]+$`),
 	}
 	// And the ethtool receiver's compatibility gauge, for each physical NIC this machine has.
 	for _, nic := range physicalNICs(t) {
