@@ -99,28 +99,27 @@ func shapes(instance string, ts time.Time) pmetric.Metrics {
 	return md
 }
 
-// exportQuiet sends md once and ignores the outcome (for senders that repeat until a result shows).
-func exportQuiet(ctx context.Context, endpoint string, md pmetric.Metrics) {
+// exportOnce sends md in one OTLP/gRPC request.
+func exportOnce(ctx context.Context, endpoint string, md pmetric.Metrics) error {
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return
+		return err
 	}
 	defer conn.Close()
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, _ = pmetricotlp.NewGRPCClient(conn).Export(cctx, pmetricotlp.NewExportRequestFromMetrics(md))
+	_, err = pmetricotlp.NewGRPCClient(conn).Export(cctx, pmetricotlp.NewExportRequestFromMetrics(md))
+	return err
+}
+
+// exportQuiet sends md once and ignores the outcome (for senders that repeat until a result shows).
+func exportQuiet(ctx context.Context, endpoint string, md pmetric.Metrics) {
+	_ = exportOnce(ctx, endpoint, md)
 }
 
 func export(t *testing.T, endpoint string, md pmetric.Metrics) {
 	t.Helper()
-	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(md)); err != nil {
+	if err := exportOnce(context.Background(), endpoint, md); err != nil {
 		t.Fatalf("OTLP export: %v", err)
 	}
 }
