@@ -162,6 +162,10 @@ func TestRemoteWriteThroughSigV4IntoPrometheus(t *testing.T) {
 		t.Errorf("%v series from the collector signing for us-west-2 reached Prometheus", got)
 	}
 	stats := verifier.Stats()
+	for deadline := time.Now().Add(30 * time.Second); stats.Rejected[sigv4verify.ErrWrongRegion] == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		stats = verifier.Stats()
+	}
 	if stats.Accepted == 0 || stats.Rejected[sigv4verify.ErrWrongRegion] == 0 {
 		t.Errorf("verifier accepted %d, rejections %v; want both collectors' requests seen", stats.Accepted, stats.Rejected)
 	}
