@@ -55,8 +55,8 @@ type Config struct {
 	Diagnosis diagnosis.Options
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// OnWatchError is called when a watch or list fails (API server slow or
-	// down); the informer retries on its own.
+	// OnWatchError is called for every failed list or watch call (API server
+	// slow or down); the informers retry on their own.
 	OnWatchError func(resource string, err error)
 }
 
@@ -157,18 +157,11 @@ func (c *Cache) newPodInformer(namespace string) cache.SharedIndexInformer {
 		}
 	}
 	pods := c.client.CoreV1().Pods(namespace)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			tweak(&o)
-			return pods.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			tweak(&o)
-			return pods.Watch(ctx, o)
-		},
-	}
-	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &corev1.Pod{}, 0, cache.Indexers{})
-	c.setup(inf, "pods", c.transformPod, cache.ResourceEventHandlerFuncs{
+	lw := c.newListWatch("pods", tweak,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
+		pods.Watch)
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
+	c.setup(inf, c.transformPod, cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.upsertPod(obj) },
 		UpdateFunc: func(_, obj any) { c.upsertPod(obj) },
 		DeleteFunc: c.deletePod,
@@ -182,19 +175,11 @@ func (c *Cache) newEventInformer(namespace string) cache.SharedIndexInformer {
 		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
 	).String()
 	events := c.client.CoreV1().Events(namespace)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = selector
-			return events.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = selector
-			return events.Watch(ctx, o)
-		},
-	}
-	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &corev1.Event{}, 0,
-		cache.Indexers{podUIDIndex: indexByPodUID})
-	c.setup(inf, "events", c.transformEvent, cache.ResourceEventHandlerFuncs{
+	lw := c.newListWatch("events", func(o *metav1.ListOptions) { o.FieldSelector = selector },
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return events.List(ctx, o) },
+		events.Watch)
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Event{}, 0, cache.Indexers{podUIDIndex: indexByPodUID})
+	c.setup(inf, c.transformEvent, cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.onEvent,
 		UpdateFunc: func(_, obj any) { c.onEvent(obj) },
 		DeleteFunc: c.onEvent,
@@ -202,14 +187,41 @@ func (c *Cache) newEventInformer(namespace string) cache.SharedIndexInformer {
 	return inf
 }
 
-func (c *Cache) setup(inf cache.SharedIndexInformer, resource string, transform cache.TransformFunc, h cache.ResourceEventHandler) {
-	// Both only fail once the informer has started; it has not.
+// newListWatch builds an informer's ListerWatcher: it applies the selectors
+// and reports every failed list or watch call to OnWatchError — including the
+// watch retries the reflector makes on its own while the API server refuses
+// connections, which never reach a WatchErrorHandler.
+func (c *Cache) newListWatch(resource string, tweak func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) cache.ListerWatcher {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			obj, err := list(ctx, o)
+			c.reportError(ctx, resource, err)
+			return obj, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			w, err := watchFn(ctx, o)
+			c.reportError(ctx, resource, err)
+			return w, err
+		},
+	}
+	return cache.ToListWatcherWithWatchListSemantics(lw, c.client)
+}
+
+// reportError passes a failed call on, unless the cache is stopping.
+func (c *Cache) reportError(ctx context.Context, resource string, err error) {
+	if err != nil && ctx.Err() == nil && c.cfg.OnWatchError != nil {
+		c.cfg.OnWatchError(resource, err)
+	}
+}
+
+func (c *Cache) setup(inf cache.SharedIndexInformer, transform cache.TransformFunc, h cache.ResourceEventHandler) {
+	// Only fails once the informer has started; it has not.
 	_ = inf.SetTransform(transform)
-	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-		if c.cfg.OnWatchError != nil {
-			c.cfg.OnWatchError(resource, err)
-		}
-	})
 	reg, _ := inf.AddEventHandler(h)
 	c.synced = append(c.synced, reg.HasSynced)
 }
