@@ -73,13 +73,6 @@ type Result struct {
 	SinceRFC3339 string
 }
 
-// entry is one cached pod with its latest diagnosis. pod is replaced, never
-// mutated; diag is swapped atomically on re-diagnosis.
-type entry struct {
-	pod  *cachedPod
-	diag atomic.Pointer[Result]
-}
-
 type nameKey struct{ namespace, name string }
 
 // Cache keeps a lean view of pods (and their Warning events) through client-go
@@ -99,9 +92,9 @@ type Cache struct {
 	synced []cache.InformerSynced
 
 	mu      sync.RWMutex
-	byUID   map[string]*entry
-	byName  map[nameKey]*entry
-	byIP    map[string]*entry
+	byUID   map[string]*cachedPod
+	byName  map[nameKey]*cachedPod
+	byIP    map[string]*cachedPod
 	healthy map[string]*Result
 
 	stats atomic.Pointer[Stats]
@@ -127,9 +120,9 @@ func New(client kubernetes.Interface, cfg Config, logger *zap.Logger) *Cache {
 		logger:       logger,
 		interner:     newInterner(1 << 16),
 		eventReasons: make(map[string]bool, len(cfg.EventReasons)),
-		byUID:        make(map[string]*entry),
-		byName:       make(map[nameKey]*entry),
-		byIP:         make(map[string]*entry),
+		byUID:        make(map[string]*cachedPod),
+		byName:       make(map[nameKey]*cachedPod),
+		byIP:         make(map[string]*cachedPod),
 		healthy:      make(map[string]*Result),
 	}
 	for _, r := range cfg.EventReasons {
@@ -310,7 +303,7 @@ func (c *Cache) ByIP(ip string) (*Result, bool) {
 	return load(e)
 }
 
-func load(e *entry) (*Result, bool) {
+func load(e *cachedPod) (*Result, bool) {
 	if e == nil {
 		return nil, false
 	}
@@ -388,24 +381,23 @@ func (c *Cache) upsertPod(obj any) {
 	if !ok {
 		return
 	}
-	e := &entry{pod: p}
-	e.diag.Store(c.diagnose(p, c.eventsOf(p.UID), c.cfg.Now()))
+	p.diag.Store(c.diagnose(p, c.eventsOf(p.UID), c.cfg.Now()))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.byName[nameKey{p.Namespace, p.Name}]; old != nil && old.pod.UID != p.UID {
+	if old := c.byName[nameKey{p.Namespace, p.Name}]; old != nil && old.UID != p.UID {
 		// Same name, new incarnation (StatefulSet pods): forget the old one.
 		c.removeLocked(old)
 	}
-	if old := c.byUID[p.UID]; old != nil && old.pod.PodIP != p.PodIP && c.byIP[old.pod.PodIP] == old {
-		delete(c.byIP, old.pod.PodIP)
+	if old := c.byUID[p.UID]; old != nil && old.PodIP != p.PodIP && c.byIP[old.PodIP] == old {
+		delete(c.byIP, old.PodIP)
 	}
-	c.byUID[p.UID] = e
-	c.byName[nameKey{p.Namespace, p.Name}] = e
+	c.byUID[p.UID] = p
+	c.byName[nameKey{p.Namespace, p.Name}] = p
 	if p.PodIP != "" {
 		if ipMatchable(&p.Pod) {
-			c.byIP[p.PodIP] = e
-		} else if cur := c.byIP[p.PodIP]; cur != nil && cur.pod.UID == p.UID {
+			c.byIP[p.PodIP] = p
+		} else if cur := c.byIP[p.PodIP]; cur != nil && cur.UID == p.UID {
 			delete(c.byIP, p.PodIP)
 		}
 	}
@@ -429,15 +421,14 @@ func (c *Cache) deletePod(obj any) {
 	}
 }
 
-func (c *Cache) removeLocked(e *entry) {
-	p := e.pod
-	if c.byUID[p.UID] == e {
+func (c *Cache) removeLocked(p *cachedPod) {
+	if c.byUID[p.UID] == p {
 		delete(c.byUID, p.UID)
 	}
-	if k := (nameKey{p.Namespace, p.Name}); c.byName[k] == e {
+	if k := (nameKey{p.Namespace, p.Name}); c.byName[k] == p {
 		delete(c.byName, k)
 	}
-	if c.byIP[p.PodIP] == e {
+	if c.byIP[p.PodIP] == p {
 		delete(c.byIP, p.PodIP)
 	}
 }
@@ -454,7 +445,7 @@ func (c *Cache) rediagnoseUID(uid string) {
 	e := c.byUID[uid]
 	c.mu.RUnlock()
 	if e != nil {
-		e.diag.Store(c.diagnose(e.pod, c.eventsOf(uid), c.cfg.Now()))
+		e.diag.Store(c.diagnose(e, c.eventsOf(uid), c.cfg.Now()))
 	}
 }
 
@@ -462,7 +453,7 @@ func (c *Cache) rediagnoseUID(uid string) {
 // refreshes the stuck-by-reason counts.
 func (c *Cache) Rediagnose() {
 	c.mu.RLock()
-	entries := make([]*entry, 0, len(c.byUID))
+	entries := make([]*cachedPod, 0, len(c.byUID))
 	for _, e := range c.byUID {
 		entries = append(entries, e)
 	}
@@ -470,7 +461,7 @@ func (c *Cache) Rediagnose() {
 	now := c.cfg.Now()
 	stuck := map[string]int{}
 	for _, e := range entries {
-		d := c.diagnose(e.pod, c.eventsOf(e.pod.UID), now)
+		d := c.diagnose(e, c.eventsOf(e.UID), now)
 		e.diag.Store(d)
 		if d.Stuck {
 			stuck[d.Reason]++

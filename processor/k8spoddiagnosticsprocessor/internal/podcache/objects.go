@@ -5,6 +5,7 @@ package podcache // import "github.com/otelcol-sre/otelcol-sre/processor/k8spodd
 
 import (
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,10 +15,13 @@ import (
 )
 
 // cachedPod is what the pod informer stores instead of *corev1.Pod: the lean
-// view the diagnosis core reads. It satisfies metav1.ObjectMetaAccessor so
-// that the informer can key it and tell resyncs from updates.
+// view the diagnosis core reads and its latest diagnosis. It satisfies
+// metav1.ObjectMetaAccessor so that the informer can key it and tell resyncs
+// from updates. The pod view is never mutated (an update brings a new
+// cachedPod); diag is swapped atomically on re-diagnosis.
 type cachedPod struct {
 	diagnosis.Pod
+	diag atomic.Pointer[Result]
 }
 
 func (p *cachedPod) GetObjectMeta() metav1.Object {
