@@ -81,20 +81,8 @@ func ParseSchedulingMessage(msg string) (SchedulingFailure, bool) {
 // splitFirstSentence cuts s after its first ". " outside braces, brackets and
 // parentheses (taints and quoted names contain dots but not ". ").
 func splitFirstSentence(s string) (first, rest string) {
-	depth := 0
-	for i := 0; i+1 < len(s); i++ {
-		switch s[i] {
-		case '{', '[', '(':
-			depth++
-		case '}', ']', ')':
-			if depth > 0 {
-				depth--
-			}
-		case '.':
-			if depth == 0 && s[i+1] == ' ' {
-				return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+2:])
-			}
-		}
+	if i := topLevelIndex(s, ". "); i >= 0 {
+		return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+2:])
 	}
 	return strings.TrimSuffix(strings.TrimSpace(s), "."), ""
 }
@@ -108,7 +96,20 @@ func startsPreFilter(item string) bool {
 // splitTopLevel splits s on ", " outside braces, brackets and parentheses.
 func splitTopLevel(s string) []string {
 	var out []string
-	depth, start := 0, 0
+	for {
+		i := topLevelIndex(s, ", ")
+		if i < 0 {
+			return append(out, s)
+		}
+		out = append(out, s[:i])
+		s = s[i+2:]
+	}
+}
+
+// topLevelIndex returns the index of the first sep in s that is outside
+// braces, brackets and parentheses, or -1.
+func topLevelIndex(s, sep string) int {
+	depth := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '{', '[', '(':
@@ -117,15 +118,13 @@ func splitTopLevel(s string) []string {
 			if depth > 0 {
 				depth--
 			}
-		case ',':
-			if depth == 0 && i+1 < len(s) && s[i+1] == ' ' {
-				out = append(out, s[start:i])
-				start = i + 2
-				i++
+		default:
+			if depth == 0 && strings.HasPrefix(s[i:], sep) {
+				return i
 			}
 		}
 	}
-	return append(out, s[start:])
+	return -1
 }
 
 func leadingCount(item string) (int, string, bool) {
