@@ -166,20 +166,32 @@ func BenchmarkPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := groundTruthConfig(10, false)
-	cfg.EvaluationInterval = time.Hour
-	slo, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, exporter)
-	if err != nil {
-		b.Fatal(err)
+	// A latency SLO and an availability SLO on the same histogram, its
+	// errors selected by an attribute matcher or by an OTTL condition.
+	newSLO := func(bad MetricSelector) consumer.Metrics {
+		cfg := groundTruthConfig(10, false)
+		cfg.EvaluationInterval = time.Hour
+		cfg.SLOs[1].Indicator.Ratio.Bad = &bad
+		p, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, exporter)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+		return p
 	}
-	if err := slo.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = slo.Shutdown(context.Background()) })
 	for _, tc := range []struct {
 		name string
 		next consumer.Metrics
-	}{{"without_slo", exporter}, {"with_slo", slo}} {
+	}{
+		{"without_slo", exporter},
+		{"with_slo_attributes", newSLO(MetricSelector{Metric: "http.server.request.duration",
+			Attributes: map[string]string{"http.response.status_code": "203"}})},
+		{"with_slo_ottl", newSLO(MetricSelector{Metric: "http.server.request.duration",
+			Condition: `attributes["http.response.status_code"] >= 203`})},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			u := &pmetric.ProtoUnmarshaler{}

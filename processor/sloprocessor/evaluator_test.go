@@ -209,6 +209,32 @@ func TestEvaluatorMatchers(t *testing.T) {
 	assert.Equal(t, 0.75, v)
 }
 
+func TestMapMatches(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutStr("method", "GET")
+	m.PutInt("status", 503)
+	m.PutBool("ok", false)
+	tests := []struct {
+		name string
+		want map[string]string
+		ok   bool
+	}{
+		{"string equal", map[string]string{"method": "GET"}, true},
+		{"string differs", map[string]string{"method": "POST"}, false},
+		{"integer attribute written as a string", map[string]string{"status": "503"}, true},
+		{"integer differs", map[string]string{"status": "500"}, false},
+		{"integer against a non-number", map[string]string{"status": "5xx"}, false},
+		{"boolean", map[string]string{"ok": "false"}, true},
+		{"missing attribute", map[string]string{"route": "/"}, false},
+		{"all of several", map[string]string{"method": "GET", "status": "503"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.ok, mapMatches(m, sortedPairs(tt.want)))
+		})
+	}
+}
+
 func TestEvaluatorDropReasons(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	cfg := groundTruthConfig(15, false)

@@ -61,8 +61,6 @@ func newOutput(now time.Time) (pmetric.Metrics, *outputMetrics) {
 	o.events = sum.DataPoints()
 	o.coverage = gauge(MetricCoverage, "Share of the window the processor has observed; below 1 while windows warm up.", "1")
 	o.alert = gauge(MetricAlertState, "1 while a multi-window multi-burn-rate rule of the severity fires, else 0.", "1")
-	// Drop metrics that end up with no points, so consumers see no empty
-	// metric.
 	return md, o
 }
 
@@ -102,6 +100,7 @@ func (e *Evaluator) Evaluate(now time.Time) pmetric.Metrics {
 			}
 		}
 	}
+	// Consumers see no metric without points.
 	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 	ms.RemoveIf(func(m pmetric.Metric) bool {
 		if m.Type() == pmetric.MetricTypeSum {

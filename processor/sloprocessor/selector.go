@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
@@ -14,7 +15,13 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-type kv struct{ key, value string }
+// kv is an attribute to match; integer and boolean forms of the value are
+// parsed once so that typed attributes compare without formatting.
+type kv struct {
+	key, value string
+	i          int64
+	isInt      bool
+}
 
 // selector is a compiled MetricSelector.
 type selector struct {
@@ -26,7 +33,8 @@ type selector struct {
 func sortedPairs(m map[string]string) []kv {
 	out := make([]kv, 0, len(m))
 	for k, v := range m {
-		out = append(out, kv{k, v})
+		i, err := strconv.ParseInt(v, 10, 64)
+		out = append(out, kv{key: k, value: v, i: i, isInt: err == nil})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
@@ -49,12 +57,19 @@ func mapMatches(m pcommon.Map, want []kv) bool {
 		if !ok {
 			return false
 		}
-		if v.Type() == pcommon.ValueTypeStr {
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
 			if v.Str() != p.value {
 				return false
 			}
-		} else if v.AsString() != p.value {
-			return false
+		case pcommon.ValueTypeInt:
+			if !p.isInt || v.Int() != p.i {
+				return false
+			}
+		default:
+			if v.AsString() != p.value {
+				return false
+			}
 		}
 	}
 	return true
