@@ -93,6 +93,9 @@ type Evaluator struct {
 	// others. Both only grow.
 	Dropped [numReasons]int64
 	Counted int64
+	// attrHashes caches the attribute hash of each point of the metric
+	// being read, shared by the roles reading it; 0 means not computed.
+	attrHashes []uint64
 }
 
 // NewEvaluator builds an evaluator for a validated configuration. since is
@@ -218,6 +221,7 @@ func (e *Evaluator) Consume(ctx context.Context, now time.Time, md pmetric.Metri
 				if !hashed {
 					resHash, hashed = mapHash(rm.Resource().Attributes()), true
 				}
+				e.attrHashes = e.attrHashes[:0]
 				for _, r := range roles {
 					e.consumeMetric(ctx, nowNs, r, rm, sm, m, resHash)
 				}
@@ -226,9 +230,23 @@ func (e *Evaluator) Consume(ctx context.Context, now time.Time, md pmetric.Metri
 	}
 }
 
+// attrHash returns the attribute hash of point i of the current metric.
+func (e *Evaluator) attrHash(i int, attrs pcommon.Map) uint64 {
+	if i < len(e.attrHashes) && e.attrHashes[i] != 0 {
+		return e.attrHashes[i]
+	}
+	h := mapHash(attrs)
+	for len(e.attrHashes) <= i {
+		e.attrHashes = append(e.attrHashes, 0)
+	}
+	e.attrHashes[i] = h
+	return h
+}
+
 // point is one decoded indicator point.
 type point struct {
 	attrs       pcommon.Map
+	attrsHash   uint64
 	p           counter.Point
 	temporality pmetric.AggregationTemporality
 }
@@ -264,7 +282,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
 				v = float64(dp.IntValue())
 			}
-			e.observe(now, r, rm, resHash, point{attrs: dp.Attributes(), temporality: sum.AggregationTemporality(),
+			e.observe(now, r, rm, resHash, point{attrs: dp.Attributes(), attrsHash: e.attrHash(i, dp.Attributes()), temporality: sum.AggregationTemporality(),
 				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: v,
 					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}})
 		}
@@ -279,7 +297,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 			if !r.sel.matchesAttrs(rm, dp.Attributes()) || (r.sel.cond != nil && !r.sel.matchesCondition(ctx, rm, sm, m, dp)) {
 				continue
 			}
-			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),
+			pt := point{attrs: dp.Attributes(), attrsHash: e.attrHash(i, dp.Attributes()), temporality: h.AggregationTemporality(),
 				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count()),
 					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}}
 			if r.kind == roleLatency {
@@ -307,7 +325,7 @@ func (e *Evaluator) consumeMetric(ctx context.Context, now int64, r *role, rm pm
 			if !r.sel.matchesAttrs(rm, dp.Attributes()) || (r.sel.cond != nil && !r.sel.matchesCondition(ctx, rm, sm, m, dp)) {
 				continue
 			}
-			pt := point{attrs: dp.Attributes(), temporality: h.AggregationTemporality(),
+			pt := point{attrs: dp.Attributes(), attrsHash: e.attrHash(i, dp.Attributes()), temporality: h.AggregationTemporality(),
 				p: counter.Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Total: float64(dp.Count()),
 					Producer: producerKey(metricHash, resHash, dp.StartTimestamp())}}
 			if r.kind == roleLatency {
@@ -393,7 +411,7 @@ var counterReasons = map[counter.Outcome]Reason{
 
 func (e *Evaluator) observe(now int64, r *role, rm pmetric.ResourceMetrics, resHash uint64, pt point) {
 	s := r.slo
-	key := mix64(r.id ^ resHash ^ mix64(mapHash(pt.attrs)))
+	key := mix64(r.id ^ resHash ^ mix64(pt.attrsHash))
 	var inc counter.Increment
 	var o counter.Outcome
 	switch pt.temporality {

@@ -154,10 +154,9 @@ func (t *Tracker) Cumulative(now int64, key uint64, p Point) (Increment, Outcome
 		return Increment{}, o
 	}
 	t.series[key] = state{start: p.Start, time: p.Time, seen: now, total: p.Total, good: p.Good}
-	bornSinceProducerSeen := t.producerSaw(now, p)
 	full := Increment{Total: p.Total, Good: p.Good}
 	if isNew {
-		if t.cfg.Initial == Keep || (t.cfg.Initial == Auto && ((p.Start != 0 && p.Start >= t.since) || bornSinceProducerSeen)) {
+		if t.cfg.Initial == Keep || (t.cfg.Initial == Auto && ((p.Start != 0 && p.Start >= t.since) || t.producerSaw(now, p))) {
 			return full, Counted
 		}
 		return Increment{}, Baseline
@@ -174,8 +173,9 @@ func (t *Tracker) Cumulative(now int64, key uint64, p Point) (Increment, Outcome
 }
 
 // SawProducer records that a producer exported a point at time ts. Callers
-// report every point of a producer, also the ones no series is tracked for,
-// so that a series born later is recognised as such.
+// report every point of a producer, also the ones no series is tracked for
+// and the ones of known series, so that a series born later is recognised as
+// such and the producer does not go stale.
 func (t *Tracker) SawProducer(now int64, id uint64, ts int64) {
 	pr, ok := t.producers[id]
 	if !ok {
@@ -185,14 +185,16 @@ func (t *Tracker) SawProducer(now int64, id uint64, ts int64) {
 		t.producers[id] = producer{first: ts, seen: now}
 		return
 	}
-	if pr.seen != now || ts < pr.first {
-		pr.seen, pr.first = now, min(pr.first, ts)
+	// Refreshing seen is only needed for staleness: skip the map write
+	// while it is recent.
+	if now-pr.seen > int64(t.cfg.StaleAfter)/8 || ts < pr.first {
+		pr.seen, pr.first = max(pr.seen, now), min(pr.first, ts)
 		t.producers[id] = pr
 	}
 }
 
-// producerSaw records the point's producer and reports whether the producer
-// had an export before this point's time.
+// producerSaw records the producer of a new series' first point and reports
+// whether the producer had an export before this point's time.
 func (t *Tracker) producerSaw(now int64, p Point) bool {
 	if p.Producer == 0 {
 		return false
