@@ -119,10 +119,9 @@ func fillExponential(dp pmetric.ExponentialHistogramDataPoint, events []float64,
 // truth is what a test expects: events with the time of the export that
 // first reported them.
 type truth struct {
-	at   []time.Time
-	lat  []float64
-	bad  []bool // status >= 500
-	hist []bool // false for events the processor cannot know (baselines)
+	at  []time.Time
+	lat []float64
+	bad []bool // status >= 500
 }
 
 func (tr *truth) add(at time.Time, lat float64, bad bool) {
