@@ -106,3 +106,41 @@ func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
 	}
 	t.Logf("EMF: %d events, %d with metric directives, %d invalid", len(events), declared, len(peer.InvalidEMF()))
 }
+
+// TestSLOStateSurvivesRestartThroughFileStorage: the built binary with the slo processor's state in
+// file_storage is stopped and started again on the same directory while the application keeps counting.
+// With the state restored, the first point after the restart is a delta against the stored baseline, so the
+// events keep adding up (990 good + 1000 = 1990). Without it that point would be a baseline of a series that
+// began before the processor (initial_value auto) and the counts would start over.
+func TestSLOStateSurvivesRestartThroughFileStorage(t *testing.T) {
+	prom := startPrometheus(t, 0)
+	env := map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write", "STATE_DIR": t.TempDir()}
+	proc, otlp := collector(t, "slo-restart.yaml", env)
+	start := time.Now() // the application starts after the processor: its first point counts
+	export(t, otlp, requestCounts(start, time.Now(), 990, 10))
+
+	const sel = `slo_name="checkout-availability",slo_service="checkout"`
+	if got := prom.waitScalar(t, `slo_events{`+sel+`,slo_outcome="good"}`, 990, 30*time.Second); got != 990 {
+		t.Fatalf("before the restart: good events = %v, want 990\n%s", got, proc.Output())
+	}
+	if err := proc.Stop(30 * time.Second); err != nil {
+		t.Fatalf("stopping the collector: %v\n%s", err, proc.Output())
+	}
+
+	proc, otlp = collector(t, "slo-restart.yaml", env)
+	export(t, otlp, requestCounts(start, time.Now(), 1990, 20))
+	for _, c := range []struct {
+		outcome string
+		want    float64
+	}{{"good", 1990}, {"bad", 20}} {
+		q := `slo_events{` + sel + `,slo_outcome="` + c.outcome + `"}`
+		if got := prom.waitScalar(t, q, c.want, 30*time.Second); got != c.want {
+			t.Errorf("after the restart: %s = %v, want %v\n%s", q, got, c.want, proc.Output())
+		}
+	}
+	// Every window still holds the events of both runs: SLI = 1990 / 2010.
+	q := `round(slo_sli{` + sel + `,slo_window="5m"}, 0.0001)`
+	if got := prom.waitScalar(t, q, 0.9900, 30*time.Second); got != 0.9900 {
+		t.Errorf("after the restart: %s = %v, want 0.9900", q, got)
+	}
+}
