@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
 )
 
 // requestCounts is a cumulative http.server.request.count of the checkout service: ok 2xx and bad 5xx
@@ -105,6 +107,36 @@ func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
 		t.Errorf("none of %d EMF events carries a metric directive: deploy's SLO metric declarations match nothing", len(events))
 	}
 	t.Logf("EMF: %d events, %d with metric directives, %d invalid", len(events), declared, len(peer.InvalidEMF()))
+
+	checkDashboardHasData(t, prom, "slo.json")
+}
+
+// checkDashboardHasData runs every panel query and template variable of a deploy/dashboards file (Grafana
+// variables substituted as "All") against prom and fails for each that returns nothing. Rates need two
+// samples, so queries get a few evaluation intervals to fill.
+func checkDashboardHasData(t *testing.T, prom *prometheusServer, file string) {
+	t.Helper()
+	queries, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, q := range queries {
+		if q.Dashboard != file {
+			continue
+		}
+		checked++
+		deadline := time.Now().Add(20 * time.Second)
+		for len(prom.query(t, q.Expr)) == 0 && time.Now().Before(deadline) {
+			time.Sleep(500 * time.Millisecond)
+		}
+		if len(prom.query(t, q.Expr)) == 0 {
+			t.Errorf("%s panel %q returns no data: %s", file, q.Panel, q.Expr)
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no queries found in dashboard %s", file)
+	}
 }
 
 // TestSLOStateSurvivesRestartThroughFileStorage: the built binary with the slo processor's state in
