@@ -69,4 +69,10 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	for _, s := range prom.query(t, `e2e_pod_heartbeat{k8s_pod_diagnosis_reason="Unschedulable"}`) {
 		t.Logf("diagnosed series: %v", s.Metric)
 	}
+	// The same diagnosis on k8s_cluster's k8s.pod.phase, which every stuck-pods panel reads.
+	q = `count(k8s_pod_phase{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",k8s_pod_diagnosis_reason="Unschedulable",k8s_pod_diagnosis_stuck="true"})`
+	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
+		t.Fatalf("k8s_pod_phase of the pod is not diagnosed: %v\ncollector output:\n%s", prom.query(t, `k8s_pod_phase`), proc.Output())
+	}
+	checkDashboardHasData(t, prom, "stuck-pods.json")
 }
