@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 )
 
 // collectorBinary is the otelcol-sre binary `make build` produced (OTELCOL_SRE_BINARY, as `make test`
@@ -27,29 +29,6 @@ func collectorBinary(t *testing.T) string {
 		t.Skip(msg)
 	}
 	return bin
-}
-
-// builtComponents lists "kind/type" of every component the binary has (`otelcol-sre components`).
-func builtComponents(t *testing.T, bin string) map[string]bool {
-	t.Helper()
-	out, err := exec.Command(bin, "components").Output()
-	if err != nil {
-		t.Fatalf("%s components: %v", bin, err)
-	}
-	var list map[string]any
-	if err := yaml.Unmarshal(out, &list); err != nil {
-		t.Fatalf("%s components: %v", bin, err)
-	}
-	have := map[string]bool{}
-	for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
-		entries, _ := list[kind].([]any)
-		for _, e := range entries {
-			if name, ok := e.(map[string]any)["name"].(string); ok {
-				have[kind+"/"+name] = true
-			}
-		}
-	}
-	return have
 }
 
 // configSets returns the config file lists the manifests start collectors with (from the rendered
@@ -100,7 +79,7 @@ func referencedComponents(t *testing.T, files []string) []string {
 // Every config set the manifests run passes `otelcol-sre validate` with the environment the pods get.
 func TestCollectorConfigsValidate(t *testing.T) {
 	bin := collectorBinary(t)
-	have := builtComponents(t, bin)
+	have := collectortest.Components(t, bin)
 	env := append(os.Environ(),
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"K8S_NODE_NAME=node-1", "K8S_NODE_IP=127.0.0.1", "K8S_POD_NAME=otelcol-sre-0", "K8S_POD_NAMESPACE=otelcol-sre",

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // BinaryEnv names the environment variable through which `make test` hands the tests the binary it built.
@@ -89,6 +91,45 @@ func Run(tb testing.TB, env map[string]string, args ...string) (string, error) {
 	cmd.Env = SafeEnv(env)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// Components runs `bin components` and returns what the binary contains as "kind/type" keys
+// ("receivers/otlp", "exporters/prometheus_remote_write"; config providers as "providers/<scheme>").
+func Components(tb testing.TB, bin string) map[string]bool {
+	tb.Helper()
+	out, err := exec.Command(bin, "components").Output()
+	if err != nil {
+		tb.Fatalf("%s components: %v", bin, err)
+	}
+	type entry struct {
+		Name   string `yaml:"name"`
+		Scheme string `yaml:"scheme"`
+	}
+	var list struct {
+		Receivers  []entry `yaml:"receivers"`
+		Processors []entry `yaml:"processors"`
+		Exporters  []entry `yaml:"exporters"`
+		Extensions []entry `yaml:"extensions"`
+		Connectors []entry `yaml:"connectors"`
+		Providers  []entry `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(out, &list); err != nil {
+		tb.Fatalf("%s components: output is not the expected YAML: %v\n%s", bin, err, out)
+	}
+	have := map[string]bool{}
+	for kind, entries := range map[string][]entry{"receivers": list.Receivers, "processors": list.Processors,
+		"exporters": list.Exporters, "extensions": list.Extensions, "connectors": list.Connectors,
+		"providers": list.Providers} {
+		for _, e := range entries {
+			if e.Name != "" {
+				have[kind+"/"+e.Name] = true
+			}
+			if e.Scheme != "" {
+				have[kind+"/"+e.Scheme] = true
+			}
+		}
+	}
+	return have
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
