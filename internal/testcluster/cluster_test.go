@@ -64,7 +64,7 @@ func TestServiceAccountLimitedToPods(t *testing.T) {
 
 	_, err = client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
 	assert.Truef(t, apierrors.IsForbidden(err), "list secrets must be forbidden, got %v", err)
-	_, err = client.CoreV1().Pods(ns).Create(ctx, pod("denied", "100m"), metav1.CreateOptions{})
+	_, err = client.CoreV1().Pods(ns).Create(ctx, testcluster.PodRequestingCPU("denied", "100m"), metav1.CreateOptions{})
 	assert.Truef(t, apierrors.IsForbidden(err), "create pods must be forbidden, got %v", err)
 
 	// The same identity through a kubeconfig file, as a collector or kubectl plugin loads it.
@@ -109,20 +109,9 @@ func TestAPIServerRestartsOnSamePort(t *testing.T) {
 	})
 }
 
-func pod(name, cpu string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name:      "app",
-			Image:     "registry.k8s.io/pause:3.10",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
-		}}},
-	}
-}
-
 func createPod(t *testing.T, client kubernetes.Interface, ns, name, cpu string) {
 	t.Helper()
-	_, err := client.CoreV1().Pods(ns).Create(t.Context(), pod(name, cpu), metav1.CreateOptions{})
+	_, err := client.CoreV1().Pods(ns).Create(t.Context(), testcluster.PodRequestingCPU(name, cpu), metav1.CreateOptions{})
 	require.NoError(t, err)
 }
 

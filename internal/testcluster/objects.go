@@ -98,6 +98,19 @@ func (c *Cluster) CreateNode(tb testing.TB, name string, allocatable corev1.Reso
 	return created
 }
 
+// PodRequestingCPU is a one-container Pod that asks for cpu (e.g. "4"): more than a node's allocatable and
+// the real scheduler reports it Unschedulable, which is what diagnosis tests need.
+func PodRequestingCPU(name, cpu string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name:      "app",
+			Image:     "registry.k8s.io/pause:3.10",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+		}}},
+	}
+}
+
 // ServiceAccountUser returns the user name the API server authenticates
 // ServiceAccount namespace/name as, for RBAC subjects and access reviews.
 func ServiceAccountUser(namespace, name string) string {

@@ -37,13 +37,7 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	cluster := testcluster.Start(t)
 	ns := cluster.Namespace(t)
 	cluster.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "too-big"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "app", Image: "registry.example/app:1",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}},
-		}}},
-	}
+	pod := testcluster.PodRequestingCPU("too-big", "4")
 	if _, err := cluster.Client().CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

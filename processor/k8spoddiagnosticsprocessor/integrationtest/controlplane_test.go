@@ -107,20 +107,9 @@ func (p *pipeline) annotate(t require.TestingT, attrs map[string]any) map[string
 	return all[0].ResourceMetrics().At(0).Resource().Attributes().AsRaw()
 }
 
-func newPod(name, cpu string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name:      "app",
-			Image:     "registry.k8s.io/pause:3.10",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
-		}}},
-	}
-}
-
 func createPod(t *testing.T, c *testcluster.Cluster, ns, name, cpu string) *corev1.Pod {
 	t.Helper()
-	p, err := c.Client().CoreV1().Pods(ns).Create(t.Context(), newPod(name, cpu), metav1.CreateOptions{})
+	p, err := c.Client().CoreV1().Pods(ns).Create(t.Context(), testcluster.PodRequestingCPU(name, cpu), metav1.CreateOptions{})
 	require.NoError(t, err)
 	return p
 }
