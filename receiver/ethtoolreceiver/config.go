@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
@@ -107,19 +106,4 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("series_budget: must be 0 (no check) or positive, got %d", cfg.SeriesBudget))
 	}
 	return errors.Join(errs...)
-}
-
-// compilePatterns compiles RE2 patterns anchored to match whole names.
-func compilePatterns(field string, patterns []string) ([]*regexp.Regexp, error) {
-	res := make([]*regexp.Regexp, 0, len(patterns))
-	var errs []error
-	for i, p := range patterns {
-		re, err := regexp.Compile(`^(?:` + p + `)$`)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %q is not an RE2 regular expression (%w); the pattern must match the whole name, e.g. eth.* or queue_[0-9]+_rx_cnt", field, i, p, err))
-			continue
-		}
-		res = append(res, re)
-	}
-	return res, errors.Join(errs...)
 }

@@ -29,11 +29,11 @@ func TestRecordENAStatistics(t *testing.T) {
 	cfg.Statistics.Exclude = []string{".*xdp.*", ".*allowance.*"}
 	sel, err := newSelection(cfg)
 	assert.NoError(t, err)
-	s := &ethtoolScraper{cfg: cfg, sel: sel, compat: true, mb: metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))}
+	s := &ethtoolScraper{cfg: cfg, sel: sel, compatOn: true, mb: metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))}
 
 	ifc := &iface{name: "eth0", info: nicInfo{driver: "ena"}}
 	var disambiguated []string
-	ifc.plan, ifc.compat, disambiguated = s.planStats("ena", names)
+	ifc.plan, ifc.compatPlan, disambiguated = s.planStats("ena", names)
 	assert.Empty(t, disambiguated)
 	now := pcommon.NewTimestampFromTime(time.Unix(1700000000, 0))
 	assert.Equal(t, 2*9, s.recordStats(ifc, values, now), "9 planned statistics, typed and compat")

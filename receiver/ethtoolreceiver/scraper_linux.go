@@ -32,16 +32,16 @@ import (
 // steady-state scrape costs one rtnetlink dump per namespace and one
 // ETHTOOL_GSTATS ioctl per interface.
 type ethtoolScraper struct {
-	cfg     *Config
-	set     receiver.Settings
-	logger  *zap.Logger
-	sel     *selection
-	mb      *metadata.MetricsBuilder
-	tb      *metadata.TelemetryBuilder
-	compat  bool
-	selfID  nic.NamespaceID
-	spaces  map[nic.NamespaceID]*netns
-	scrapes uint64
+	cfg      *Config
+	set      receiver.Settings
+	logger   *zap.Logger
+	sel      *selection
+	mb       *metadata.MetricsBuilder
+	tb       *metadata.TelemetryBuilder
+	compatOn bool // node_net_ethtool is enabled
+	selfID   nic.NamespaceID
+	spaces   map[nic.NamespaceID]*netns
+	scrapes  uint64
 	// overBudget remembers that the last scrape exceeded the series budget,
 	// so the warning is logged once per excursion.
 	overBudget bool
@@ -61,15 +61,15 @@ type netns struct {
 
 // iface is the cached state of one interface, keyed by ifindex.
 type iface struct {
-	name     string
-	selected bool // passed the name, loopback, virtual and driver selection
-	info     nicInfo
-	infoAt   uint64 // scrape number of the last info read
-	oper     uint8
-	stats    *nic.Stats // nil: no statistics (EOPNOTSUPP)
-	plan     []plannedStat
-	compat   []plannedStat
-	seen     uint64
+	name       string
+	selected   bool // passed the name, loopback, virtual and driver selection
+	info       nicInfo
+	infoAt     uint64 // scrape number of the last info read
+	oper       uint8
+	stats      *nic.Stats // nil: no statistics (EOPNOTSUPP)
+	plan       []plannedStat
+	compatPlan []plannedStat // node_net_ethtool, when enabled
+	seen       uint64
 }
 
 type nicInfo struct {
@@ -92,7 +92,7 @@ func newEthtoolScraper(cfg *Config, set receiver.Settings) (*ethtoolScraper, err
 		set:         set,
 		logger:      set.Logger,
 		sel:         sel,
-		compat:      cfg.Metrics.NodeNetEthtool.Enabled,
+		compatOn:    cfg.Metrics.NodeNetEthtool.Enabled,
 		spaces:      map[nic.NamespaceID]*netns{},
 		failedPaths: map[string]bool{},
 	}, nil
@@ -144,7 +144,7 @@ func (ifc *iface) closeStats() error {
 		return nil
 	}
 	err := ifc.stats.Close()
-	ifc.stats, ifc.plan, ifc.compat = nil, nil, nil
+	ifc.stats, ifc.plan, ifc.compatPlan = nil, nil, nil
 	return err
 }
 
@@ -359,7 +359,7 @@ func (s *ethtoolScraper) openStats(ns *netns, ifc *iface) error {
 	}
 	ifc.stats = st
 	var disambiguated []string
-	ifc.plan, ifc.compat, disambiguated = s.planStats(ifc.info.driver, st.Names)
+	ifc.plan, ifc.compatPlan, disambiguated = s.planStats(ifc.info.driver, st.Names)
 	if len(disambiguated) > 0 {
 		s.logger.Info("interface reports statistics that map to the same series; later ones carry a _dupN suffix",
 			zap.String("device", ifc.name), zap.String("driver", ifc.info.driver), zap.Strings("statistics", disambiguated))
@@ -382,7 +382,7 @@ func (s *ethtoolScraper) planStats(driver string, names []string) (plan, compat 
 		if m.Metric != statname.Identifier {
 			plan = append(plan, plannedStat{i, m})
 		}
-		if s.compat {
+		if s.compatOn {
 			compat = append(compat, plannedStat{i, m})
 		}
 	}
@@ -436,10 +436,10 @@ func (s *ethtoolScraper) recordStats(ifc *iface, values []uint64, now pcommon.Ti
 			mb.RecordEthtoolEnaConntrackAllowanceAvailableDataPoint(now, v, ifc.name)
 		}
 	}
-	for _, p := range ifc.compat {
+	for _, p := range ifc.compatPlan {
 		mb.RecordNodeNetEthtoolDataPoint(now, float64(values[p.index]), ifc.name, p.stat.Type)
 	}
-	return len(ifc.plan) + len(ifc.compat)
+	return len(ifc.plan) + len(ifc.compatPlan)
 }
 
 func (s *ethtoolScraper) recordInfo(ifc *iface, l *nic.Link, now pcommon.Timestamp) int {

@@ -2,6 +2,7 @@ package ethtoolreceiver // import "github.com/otelcol-sre/otelcol-sre/receiver/e
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 )
@@ -58,4 +59,19 @@ func selected(name string, include, exclude []*regexp.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// compilePatterns compiles RE2 patterns anchored to match whole names.
+func compilePatterns(field string, patterns []string) ([]*regexp.Regexp, error) {
+	res := make([]*regexp.Regexp, 0, len(patterns))
+	var errs []error
+	for i, p := range patterns {
+		re, err := regexp.Compile(`^(?:` + p + `)$`)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is not an RE2 regular expression (%w); the pattern must match the whole name, e.g. eth.* or queue_[0-9]+_rx_cnt", field, i, p, err))
+			continue
+		}
+		res = append(res, re)
+	}
+	return res, errors.Join(errs...)
 }

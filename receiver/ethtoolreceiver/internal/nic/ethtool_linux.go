@@ -196,11 +196,6 @@ func (h *Handle) statsNames(ifr *ifreq, n uint32) ([]string, error) {
 	return names, nil
 }
 
-// Rename points the cached layout at a new name of the same interface index.
-func (s *Stats) Rename(name string) error {
-	return s.ifr.setName(name)
-}
-
 // Read fetches all values with one ETHTOOL_GSTATS ioctl into the buffer
 // allocated by OpenStats and returns it; the slice is overwritten by the next
 // Read. The returned count is checked against the cached one: recent kernels

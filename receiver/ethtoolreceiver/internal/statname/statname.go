@@ -148,12 +148,6 @@ var enaFirstClass = map[string]Metric{
 	"conntrack_allowance_available": ConntrackAllowanceAvailable,
 }
 
-// KnownDriver reports whether driver has a per-queue layout in this package.
-func KnownDriver(driver string) bool {
-	_, ok := layouts[driver]
-	return ok
-}
-
 // Map maps the statistic names of one interface, in kernel order. The result
 // has one Stat per name, at the same index. Two statistics that would produce
 // the same series are disambiguated with a `_dupN` suffix (N = 2, 3, ...) on

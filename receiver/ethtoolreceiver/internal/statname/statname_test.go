@@ -311,12 +311,6 @@ func TestMapDuplicates(t *testing.T) {
 	}
 }
 
-func TestKnownDriver(t *testing.T) {
-	assert.True(t, KnownDriver("ena"))
-	assert.True(t, KnownDriver("vmxnet3"))
-	assert.False(t, KnownDriver("bnxt_en"))
-}
-
 func FuzzMap(f *testing.F) {
 	f.Add("ena", "queue_0_tx_cnt\npps_allowance_exceeded\npps_allowance_exceeded")
 	f.Add("vmxnet3", "Tx Queue#\n  giant hdr\n  giant hdr\ntx timeout count")
