@@ -111,6 +111,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 			for _, f := range set {
 				args = append(args, "--config="+filepath.Join("configs", f))
 			}
+			args = append(args, featureGateArgs(t, set)...)
 			if slices.Contains(referencedIDs(t, set), "receivers/kubelet_stats") {
 				args = append(args, "--config="+outsidePod)
 			}

@@ -25,6 +25,15 @@ import (
 // BinaryEnv names the environment variable through which `make test` hands the tests the binary it built.
 const BinaryEnv = "OTELCOL_SRE_BINARY"
 
+// DeployFeatureGates is the --feature-gates value deploy's manifests start every collector that runs
+// prometheus_remote_write with (deploy tests hold the manifests to it; Start runs every collector under test
+// with it, so end-to-end tests exercise what ships). RetryOn429: without it the v0.155 exporter treats an
+// HTTP 429 (AMP above its ingestion quota) as permanent, and with the WAL one permanent error stalls delivery.
+const DeployFeatureGates = "exporter.prometheusremotewritexporter.RetryOn429"
+
+// FeatureGatesFlag is the command-line argument that enables DeployFeatureGates.
+const FeatureGatesFlag = "--feature-gates=" + DeployFeatureGates
+
 var (
 	buildOnce sync.Once
 	buildPath string
@@ -152,12 +161,13 @@ type Process struct {
 	killed bool // ended by Kill: Stop then reports no error
 }
 
-// Start runs the binary with --config and env, waits until the health_check extension at healthURL answers
-// 200, and registers a cleanup that stops it. Output is kept for failure messages.
+// Start runs the binary with --config, the feature gates deploy runs it with (FeatureGatesFlag) and env,
+// waits until the health_check extension at healthURL answers 200, and registers a cleanup that stops it.
+// Output is kept for failure messages.
 func Start(tb testing.TB, config string, env map[string]string, healthURL string) *Process {
 	tb.Helper()
 	p := &Process{output: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(Binary(tb), "--config", config)
+	p.cmd = exec.Command(Binary(tb), "--config", config, FeatureGatesFlag)
 	p.cmd.Env = SafeEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
