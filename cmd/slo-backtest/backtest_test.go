@@ -83,7 +83,8 @@ func generateInput(t *testing.T, path string) {
 		sum := s.SetEmptySum()
 		sum.SetIsMonotonic(true)
 		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		for code, v := range map[int64]int64{200: ok, 500: failed} {
+		for _, cv := range [][2]int64{{200, ok}, {500, failed}} { // in a fixed order: -update is reproducible
+			code, v := cv[0], cv[1]
 			if v == 0 {
 				continue // the 500 series is born during the incident
 			}

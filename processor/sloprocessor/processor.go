@@ -120,24 +120,34 @@ func (p *sloProcessor) openStorage(ctx context.Context, host component.Host) err
 	return nil
 }
 
+// run evaluates at every multiple of evaluation_interval (whole minutes with
+// the default), where the windows' slots end and rules and dashboards read,
+// so that every emitted window holds exactly (T-w, T].
 func (p *sloProcessor) run() {
 	defer close(p.done)
-	t := time.NewTicker(p.cfg.EvaluationInterval)
+	interval := p.cfg.EvaluationInterval
+	t := time.NewTimer(untilNextTick(p.now(), interval))
 	defer t.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
-			p.evaluate(context.Background())
+			now := p.now()
+			p.evaluate(context.Background(), now.Truncate(interval))
+			t.Reset(untilNextTick(p.now(), interval))
 		}
 	}
 }
 
-// evaluate emits the SLO metrics and the processor's own telemetry, and
-// persists state when due.
-func (p *sloProcessor) evaluate(ctx context.Context) {
-	now := p.now()
+// untilNextTick is the time from now to the next multiple of interval.
+func untilNextTick(now time.Time, interval time.Duration) time.Duration {
+	return now.Truncate(interval).Add(interval).Sub(now)
+}
+
+// evaluate emits the SLO metrics as of the tick at and the processor's own
+// telemetry, and persists state when due.
+func (p *sloProcessor) evaluate(ctx context.Context, now time.Time) {
 	p.mu.Lock()
 	md := p.ev.Evaluate(now)
 	stats := p.ev.Stats()

@@ -137,7 +137,7 @@ func TestProcessorStateSurvivesRestart(t *testing.T) {
 		feed(p, c, 0, 1000, 100, -time.Hour)
 		feed(p, c, 30*time.Second, 1090, 110, -time.Hour)
 		c.set(t0.Add(time.Minute))
-		p.evaluate(context.Background())
+		p.evaluate(context.Background(), c.now())
 	})
 	v, ok := lastSLI(first, "1h")
 	require.True(t, ok)
@@ -151,7 +151,7 @@ func TestProcessorStateSurvivesRestart(t *testing.T) {
 	run(true, c, second, func(p *sloProcessor) {
 		feed(p, c, 3*time.Minute, 1100, 110, -time.Hour)
 		c.set(t0.Add(4 * time.Minute))
-		p.evaluate(context.Background())
+		p.evaluate(context.Background(), c.now())
 	})
 	v, ok = lastSLI(second, "1h")
 	require.True(t, ok)
@@ -169,7 +169,7 @@ func TestProcessorStateSurvivesRestart(t *testing.T) {
 	run(false, c, third, func(p *sloProcessor) {
 		feed(p, c, 3*time.Minute, 1100, 110, -time.Hour)
 		c.set(t0.Add(4 * time.Minute))
-		p.evaluate(context.Background())
+		p.evaluate(context.Background(), c.now())
 	})
 	_, ok = lastSLI(third, "1h")
 	assert.False(t, ok)
@@ -219,9 +219,28 @@ func TestProcessorCorruptStateStartsFresh(t *testing.T) {
 	_, err = p.processMetrics(context.Background(), requests(pmetric.AggregationTemporalityDelta, counterPoint{"/a", "200", "shop", -time.Second, 0, 5}))
 	require.NoError(t, err)
 	c.set(t0.Add(time.Minute))
-	p.evaluate(context.Background())
+	p.evaluate(context.Background(), c.now())
 	v, ok := find(flatten(sink.AllMetrics()[0]), MetricSLI, "slo.service=shop,slo.window=5m")
 	assert.True(t, ok)
 	assert.Equal(t, 1.0, v)
 	require.NoError(t, p.shutdown(context.Background()))
+}
+
+func TestUntilNextTick(t *testing.T) {
+	tests := []struct {
+		name     string
+		now      time.Time
+		interval time.Duration
+		want     time.Duration
+	}{
+		{"mid-minute waits for the whole minute", t0.Add(20 * time.Second), time.Minute, 40 * time.Second},
+		{"on a whole minute waits a full interval", t0, time.Minute, time.Minute},
+		{"just after a whole minute", t0.Add(time.Millisecond), time.Minute, time.Minute - time.Millisecond},
+		{"5m interval ends at multiples of 5m", t0.Add(7 * time.Minute), 5 * time.Minute, 3 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, untilNextTick(tt.now, tt.interval))
+		})
+	}
 }

@@ -131,13 +131,11 @@ func (tr *truth) add(at time.Time, lat float64, bad bool) {
 }
 
 // window returns good and total events whose report time falls into the
-// window of length w (whole slots of res) ending with the slot of now, good
-// meaning at or under thresholdMs (or, with thresholdMs 0, not bad).
-func (tr *truth) window(now time.Time, w, res time.Duration, thresholdMs float64) (good, total float64) {
-	nowSlot := now.UnixNano() / int64(res)
-	k := int64(w / res)
+// window (now-w, now], good meaning at or under thresholdMs (or, with
+// thresholdMs 0, not bad).
+func (tr *truth) window(now time.Time, w time.Duration, thresholdMs float64) (good, total float64) {
 	for i, at := range tr.at {
-		if s := at.UnixNano() / int64(res); s > nowSlot-k && s <= nowSlot {
+		if at.After(now.Add(-w)) && !at.After(now) {
 			total++
 			if (thresholdMs > 0 && tr.lat[i] <= thresholdMs) || (thresholdMs == 0 && !tr.bad[i]) {
 				good++
@@ -145,6 +143,17 @@ func (tr *truth) window(now time.Time, w, res time.Duration, thresholdMs float64
 		}
 	}
 	return good, total
+}
+
+// edge returns the events of the slot of width res holding now-w: the slot a
+// window read inside a slot weights in part, which bounds its error.
+func (tr *truth) edge(now time.Time, w, res time.Duration) float64 {
+	end := now.Add(-w).Truncate(res)
+	if !end.Before(now.Add(-w)) {
+		return 0 // a boundary: nothing is weighted
+	}
+	_, n := tr.window(end.Add(res), res, 0)
+	return n
 }
 
 // latency draws a latency in ms: mostly fast, with a slow tail.

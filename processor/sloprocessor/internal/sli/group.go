@@ -111,13 +111,14 @@ func (g *Group) Evaluate(now, since int64, r *Result) {
 	}
 	r.Windows = r.Windows[:len(s.Windows)]
 	for i := range s.Windows {
-		r.Windows[i] = s.result(g.fine.sums[i], s.WindowCoverage(i, now, since))
+		r.Windows[i] = s.result(g.fine.at(i, now), s.WindowCoverage(i, now, since))
 	}
 	if s.Budget.Calendar == Rolling {
-		r.Budget = s.result(g.coarse.sums[0], s.BudgetCoverage(now, since))
+		r.Budget = s.result(g.coarse.at(0, now), s.BudgetCoverage(now, since))
 	} else {
+		// The slot (start, start+res] is the first of the calendar window.
 		g.coarse.setFrom(floorDiv(s.budgetStart(now), g.coarse.res))
-		r.Budget = s.result(g.coarse.fromSum, s.BudgetCoverage(now, since))
+		r.Budget = s.result(g.coarse.fromAt(now), s.BudgetCoverage(now, since))
 	}
 	r.BudgetRemaining = 0
 	if r.Budget.HasEvents {
@@ -183,9 +184,12 @@ func coverage(covered, length int64) float64 {
 	return math.Min(math.Max(float64(covered), 0)/float64(length), 1)
 }
 
-// Empty reports whether the group holds no events in any window, so it can be
-// forgotten.
+// Empty reports whether the group holds no events in any window, nor in a
+// slot a window weights in part, so it can be forgotten.
 func (g *Group) Empty() bool {
+	if !g.fine.edgeEmpty() || !g.coarse.edgeEmpty() {
+		return false
+	}
 	for _, p := range g.fine.sums {
 		if p.total > eventsEpsilon {
 			return false

@@ -79,6 +79,24 @@ func TestGroupWindows(t *testing.T) {
 			want:   map[string][2]float64{"5m": {3, 4}, "3d": {3, 4}},
 		},
 		{
+			name:   "a point ahead of the clock is not in a window read before it",
+			events: []event{{90 * time.Second, 1, 1}, {30 * time.Second, 2, 2}},
+			now:    time.Minute,
+			want:   map[string][2]float64{"5m": {2, 2}, "3d": {2, 2}},
+		},
+		{
+			name:   "a point at a slot boundary belongs to the slot it ends",
+			events: []event{{5 * time.Minute, 1, 1}, {0, 2, 2}},
+			now:    5 * time.Minute,
+			want:   map[string][2]float64{"5m": {1, 1}, "30m": {3, 3}},
+		},
+		{
+			name:   "read inside a slot, the oldest slot counts by its share in the window",
+			events: []event{{30 * time.Second, 0, 4}, {5*time.Minute + 10*time.Second, 1, 1}},
+			now:    5*time.Minute + 15*time.Second,
+			want:   map[string][2]float64{"5m": {1, 4}, "30m": {1, 5}},
+		},
+		{
 			name:   "bad events counted as negative good stay exact",
 			events: []event{{0, 10, 10}, {30 * time.Second, -3, 0}},
 			now:    time.Minute,
@@ -119,28 +137,63 @@ func TestGroupWindows(t *testing.T) {
 
 func TestGroupAddsThroughTime(t *testing.T) {
 	// One event per second for 4 days, 1% bad in the second day: every
-	// window must hold exactly its own count, with the head moving forward
-	// point by point (running sums, slot reuse, ring rotation).
+	// window must hold exactly the events of (T-w, T] at slot boundaries,
+	// and inside a slot be off by no more than the events of the slot it
+	// weights in part, with the head moving forward point by point
+	// (running sums, slot reuse, ring rotation).
 	spec := workbookSpec(t)
 	g := NewGroup(spec, at(0))
 	end := 4 * 24 * time.Hour
-	for d := time.Duration(0); d < end; d += time.Second {
-		good := 1.0
+	isGood := func(d time.Duration) float64 {
 		if d >= 24*time.Hour && d < 48*time.Hour && int64(d/time.Second)%100 == 0 {
-			good = 0
+			return 0
 		}
-		require.Equal(t, Accepted, g.Add(at(d), at(d), good, 1))
+		return 1
+	}
+	// truth counts the events at whole seconds in (now-w, now].
+	truth := func(now, w time.Duration) (good, total float64) {
+		for d := (now - w).Truncate(time.Second) + time.Second; d <= now && d < end; d += time.Second {
+			if d >= 0 {
+				good += isGood(d)
+				total++
+			}
+		}
+		return good, total
+	}
+	reads := map[time.Duration]bool{ // read time -> at a slot boundary
+		end - time.Minute:                   true,
+		end:                                 true,
+		end - time.Second:                   false,
+		end - 30*time.Second:                false,
+		24*time.Hour + 15*time.Minute + 1:   false,
+		48*time.Hour + 20*time.Second:       false,
+		48 * time.Hour:                      true,
+		30*time.Hour + 7*time.Minute + 59e9: false,
 	}
 	var r Result
-	now := at(end - time.Second)
-	g.Evaluate(now, at(0), &r)
-	// Windows are whole slots ending with the current one: 5m is the
-	// current minute (full at 23:59:59) and the 4 before it.
-	assert.Equal(t, 300.0, r.Windows[0].Total)
-	assert.Equal(t, 3*86400.0, r.Windows[6].Total)
-	assert.Equal(t, 3*86400.0-864, r.Windows[6].Good)
-	assert.Equal(t, 4*86400.0, r.Budget.Total)
-	assert.Equal(t, 4*86400.0-864, r.Budget.Good)
+	for d := time.Duration(0); d < end+time.Minute; d += time.Second {
+		if d < end {
+			require.Equal(t, Accepted, g.Add(at(d), at(d), isGood(d), 1))
+		}
+		for at_, boundary := range reads {
+			if at_ >= d && at_ < d+time.Second {
+				g.Evaluate(at(at_), at(0), &r)
+				for i, w := range spec.Windows {
+					good, total := truth(at_, w.Length)
+					if boundary {
+						assert.Equal(t, [2]float64{good, total}, [2]float64{r.Windows[i].Good, r.Windows[i].Total}, "%s at %v", w.Name, at_)
+						continue
+					}
+					// the slot weighted in part holds 60 events
+					assert.InDelta(t, total, r.Windows[i].Total, 60, "%s at %v", w.Name, at_)
+					assert.InDelta(t, good, r.Windows[i].Good, 60, "%s at %v", w.Name, at_)
+				}
+				good, total := truth(at_, 30*24*time.Hour)
+				assert.Equal(t, [2]float64{good, total}, [2]float64{r.Budget.Good, r.Budget.Total}, "budget at %v", at_)
+			}
+		}
+	}
+	g.Evaluate(at(end), at(0), &r)
 	assert.Equal(t, 4*86400.0-864, r.Good)
 	assert.Equal(t, 864.0, r.Bad)
 }

@@ -15,16 +15,24 @@ func (p *pair) sub(q pair) {
 	p.total -= q.total
 }
 
+func (p pair) scaled(f float64) pair { return pair{good: p.good * f, total: p.total * f} }
+
 // ring is a fixed number of time slots of equal width with running sums over
-// windows that end at the newest slot (head). Slot x covers the time range
-// [x*res, (x+1)*res). A window of k slots covers slots (head-k, head].
+// windows that end at the newest slot (head).
+//
+// Slot x covers the time range (x*res, (x+1)*res]: closed at its end, like a
+// window (T-w, T], so that at a slot boundary T the slots ending at T hold
+// exactly the window. A window of k slots read at T covers the k slots ending
+// with the slot of T plus, when T is inside a slot, the part of slot
+// slotOf(T)-k that lies after T-w, weighted by that part's share of the slot
+// (see at).
 type ring struct {
 	res   int64 // slot width in nanoseconds
 	slots []pair
 	head  int64 // absolute index of the newest slot
 	init  bool
-	lens  []int64 // window lengths in slots, each <= len(slots)
-	sums  []pair  // running sum per window
+	lens  []int64 // window lengths in slots; len(slots) exceeds each by the future margin
+	sums  []pair  // running sum per window over (head-k, head]
 	// from, when fromSet, starts an extra window at an absolute slot index
 	// (calendar budget windows): it covers slots [from, head].
 	from    int64
@@ -44,7 +52,8 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (r *ring) slotOf(t int64) int64 { return floorDiv(t, r.res) }
+// slotOf returns the slot holding time t: the one with x*res < t <= (x+1)*res.
+func (r *ring) slotOf(t int64) int64 { return floorDiv(t-1, r.res) }
 
 func (r *ring) idx(x int64) int {
 	n := int64(len(r.slots))
@@ -57,6 +66,14 @@ func (r *ring) idx(x int64) int {
 
 // oldest returns the absolute index of the oldest slot still held.
 func (r *ring) oldest() int64 { return r.head - int64(len(r.slots)) + 1 }
+
+// slot returns slot x, empty when the ring does not hold it.
+func (r *ring) slot(x int64) pair {
+	if x < r.oldest() || x > r.head {
+		return pair{}
+	}
+	return r.slots[r.idx(x)]
+}
 
 // advance moves the head forward to slot h, dropping the slots that leave the
 // ring and the windows.
@@ -100,12 +117,8 @@ func (r *ring) advance(h int64) {
 }
 
 // add places p into slot s. It reports false when s is older than the ring.
-// The caller advances the ring first when s is newer than the head.
 func (r *ring) add(s int64, p pair) bool {
-	if !r.init {
-		r.advance(s)
-	}
-	if s > r.head {
+	if !r.init || s > r.head {
 		r.advance(s)
 	}
 	if s < r.oldest() {
@@ -123,13 +136,51 @@ func (r *ring) add(s int64, p pair) bool {
 	return true
 }
 
-// sumFrom returns the sum of slots [from, head] held by the ring.
-func (r *ring) sumFrom(from int64) pair {
+// sumRange returns the sum of the slots [from, to] held by the ring.
+func (r *ring) sumRange(from, to int64) pair {
 	var p pair
-	start := max(from, r.oldest())
-	for x := start; x <= r.head; x++ {
+	for x := max(from, r.oldest()); x <= min(to, r.head); x++ {
 		p.add(r.slots[r.idx(x)])
 	}
+	return p
+}
+
+// at returns window i's events in (now-k*res, now]. The running sum covers
+// the k slots ending at the head; points ahead of the clock (within the
+// allowed skew) may have moved the head past slotOf(now), so the slots after
+// it are taken out and the ones before the head's window put back. Inside a
+// slot, the oldest slot is weighted by its share inside the window: exact at
+// slot boundaries, and off by at most that slot's events inside.
+func (r *ring) at(i int, now int64) pair {
+	k := r.lens[i]
+	c := r.slotOf(now)
+	p := r.sums[i]
+	if c < r.head {
+		p.sub(r.sumRange(max(c+1, r.head-k+1), r.head))
+		p.add(r.sumRange(c-k+1, min(r.head-k, c)))
+	}
+	return r.withEdge(p, c, k, now)
+}
+
+// fromAt returns the calendar window's events in (from*res, now].
+func (r *ring) fromAt(now int64) pair {
+	c := r.slotOf(now)
+	p := r.fromSum
+	if c < r.head {
+		p.sub(r.sumRange(max(c+1, r.from), r.head))
+	}
+	return p
+}
+
+// withEdge adds to p, the sum of the k slots ending with slot c = slotOf(now),
+// the part of slot c-k after now - k*res. That part is as long as what is
+// left of slot c after now: (c+1)*res - now.
+func (r *ring) withEdge(p pair, c, k, now int64) pair {
+	inside := (c+1)*r.res - now
+	if inside <= 0 {
+		return p // a slot boundary: whole slots are exact
+	}
+	p.add(r.slot(c - k).scaled(float64(inside) / float64(r.res)))
 	return p
 }
 
@@ -139,14 +190,36 @@ func (r *ring) setFrom(from int64) {
 		return
 	}
 	r.from, r.fromSet = from, true
-	r.fromSum = r.sumFrom(from)
+	r.fromSum = r.sumRange(from, r.head)
 }
 
 func (r *ring) resync() {
 	for i, k := range r.lens {
-		r.sums[i] = r.sumFrom(r.head - k + 1)
+		r.sums[i] = r.sumRange(r.head-k+1, r.head)
 	}
 	if r.fromSet {
-		r.fromSum = r.sumFrom(r.from)
+		r.fromSum = r.sumRange(r.from, r.head)
 	}
+}
+
+// edgeEmpty reports whether every slot that a window may weight in part
+// (the one just before each window) is empty.
+func (r *ring) edgeEmpty() bool {
+	for _, k := range r.lens {
+		for x := r.head - k - r.margin(); x <= r.head-k; x++ {
+			if r.slot(x).total > eventsEpsilon {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// margin is how many slots the ring holds beyond its longest window.
+func (r *ring) margin() int64 {
+	var longest int64
+	for _, k := range r.lens {
+		longest = max(longest, k)
+	}
+	return int64(len(r.slots)) - longest - 1
 }

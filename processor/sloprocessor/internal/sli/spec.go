@@ -85,6 +85,9 @@ func (s *Spec) Prepare() error {
 	if len(s.Windows) == 0 {
 		return errors.New("at least one window is required")
 	}
+	if s.MaxFutureSkew < 0 {
+		return fmt.Errorf("max future skew must not be negative, got %v", s.MaxFutureSkew)
+	}
 	s.fineLens = make([]int64, len(s.Windows))
 	s.fineSize = 0
 	for i, w := range s.Windows {
@@ -94,13 +97,14 @@ func (s *Spec) Prepare() error {
 		s.fineLens[i] = int64(w.Length / s.Resolution)
 		s.fineSize = max(s.fineSize, s.fineLens[i])
 	}
+	s.fineSize += s.margin(s.Resolution)
 	switch s.Budget.Calendar {
 	case Rolling:
 		if s.Budget.Length <= 0 || s.Budget.Length%s.BudgetResolution != 0 {
 			return fmt.Errorf("budget window %v must be a positive multiple of the budget resolution %v", s.Budget.Length, s.BudgetResolution)
 		}
 		s.budgetLen = int64(s.Budget.Length / s.BudgetResolution)
-		s.budgetSize = s.budgetLen
+		s.budgetSize = s.budgetLen + s.margin(s.BudgetResolution)
 	case Month, Week:
 		if (15*time.Minute)%s.BudgetResolution != 0 {
 			return fmt.Errorf("calendar windows need a budget resolution that divides 15m (time zone offsets), got %v", s.BudgetResolution)
@@ -110,7 +114,7 @@ func (s *Spec) Prepare() error {
 			days = 8 * 24 * time.Hour
 		}
 		s.budgetLen = 0
-		s.budgetSize = int64(days / s.BudgetResolution)
+		s.budgetSize = int64(days/s.BudgetResolution) + s.margin(s.BudgetResolution)
 	default:
 		return fmt.Errorf("unknown calendar %d", s.Budget.Calendar)
 	}
@@ -135,6 +139,14 @@ func (s *Spec) Prepare() error {
 		}
 	}
 	return nil
+}
+
+// margin is how many slots a ring holds beyond its longest window: the slot
+// a window read inside a slot weights in part, and the slots that points
+// ahead of the clock (within MaxFutureSkew) and an evaluation that runs a
+// little after the clock has moved on can put after the slot being read.
+func (s *Spec) margin(res time.Duration) int64 {
+	return 1 + int64((s.MaxFutureSkew+res-1)/res) + 1
 }
 
 // budgetStart returns the start of the calendar window containing now.
