@@ -11,10 +11,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 // collectorBinary is the otelcol-sre binary `make build` produced (OTELCOL_SRE_BINARY, as `make test`
-// sets it, else ../bin/otelcol-sre). Without it the test skips, or fails in CI.
+// sets it, else ../bin/otelcol-sre). Without it the test skips, or fails in CI (internal/testenv).
 func collectorBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("OTELCOL_SRE_BINARY")
@@ -22,11 +23,7 @@ func collectorBinary(t *testing.T) string {
 		bin = filepath.Join("..", "bin", "otelcol-sre")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		msg := "no collector binary (" + bin + "): run `make build` or set OTELCOL_SRE_BINARY"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Unavailable(t, "no collector binary (%s): run `make build` or set OTELCOL_SRE_BINARY", bin)
 	}
 	return bin
 }
@@ -105,7 +102,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 				}
 			}
 			if len(missing) > 0 {
-				t.Skipf("the distribution has no %v yet (add them to builder-config.yaml)", missing)
+				t.Fatalf("the distribution has no %v, which these configs use: add them to builder-config.yaml and run `make generate build`", missing)
 			}
 			args := []string{"validate"}
 			for _, f := range set {

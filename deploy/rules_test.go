@@ -11,22 +11,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
-
-// needTool returns the path of a command the test runs; without it the test skips, except in CI
-// (CI=true), where a missing tool is a failure.
-func needTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " not found: apt-get install " + debianPackage
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
 
 func run(t *testing.T, name string, args ...string) {
 	t.Helper()
@@ -76,7 +62,7 @@ func ruleFiles(t *testing.T) map[string]ruleFile {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
 	names, err := gen.RuleFiles(".")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +71,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolUnitTests(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
 	tests, err := filepath.Glob("rules/tests/*.test.yaml")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no rules/tests/*.test.yaml (%v)", err)
@@ -251,7 +237,7 @@ func TestAlertManagerDefinition(t *testing.T) {
 		t.Errorf("severity=page must route to sns-page and everything else to a default receiver")
 	}
 
-	amtool := needTool(t, "amtool", "prometheus-alertmanager")
+	amtool := testenv.LookPath(t, "amtool", "prometheus-alertmanager")
 	f := filepath.Join(t.TempDir(), "alertmanager.yml")
 	if err := os.WriteFile(f, []byte(def.AlertmanagerConfig), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 // Versions of the control-plane binaries, as pinned in tools/go.mod and
@@ -22,7 +23,7 @@ const (
 const BinDirEnv = "OTELCOL_SRE_KUBE_BIN"
 
 // ErrBinariesMissing is wrapped by the error of New when a binary is not
-// built yet. Start and Shared skip the test on it, or fail it when CI=true.
+// built yet. Start and Shared skip the test on it, or fail it under CI.
 var ErrBinariesMissing = errors.New("control-plane binaries missing")
 
 // BinDir returns the directory the binaries are taken from: $OTELCOL_SRE_KUBE_BIN
@@ -63,23 +64,14 @@ func findBinaries(dir string) (binaries, error) {
 	return b, nil
 }
 
-// inCI reports whether env CI says the tests run in CI, where a missing
-// binary is a failure rather than a reason to skip.
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
-// failStart ends tb after New returned err: a skip when only the binaries are
-// missing outside CI, a failure otherwise.
-func failStart(tb testing.TB, err error, ci bool) {
+// failStart ends tb after New returned err: when only the binaries are
+// missing, a skip outside CI and a failure under CI (internal/testenv); any
+// other error is a failure.
+func failStart(tb testing.TB, err error) {
 	tb.Helper()
-	switch {
-	case errors.Is(err, ErrBinariesMissing) && ci:
-		tb.Fatalf("testcluster: %v (CI=true: build the binaries before running the tests)", err)
-	case errors.Is(err, ErrBinariesMissing):
-		tb.Skipf("testcluster: skipping, %v", err)
-	default:
-		tb.Fatalf("testcluster: starting the control plane: %v", err)
+	if errors.Is(err, ErrBinariesMissing) {
+		testenv.Unavailable(tb, "testcluster: %v", err)
+		return
 	}
+	tb.Fatalf("testcluster: starting the control plane: %v", err)
 }

@@ -9,7 +9,7 @@
 //
 // They land in ${XDG_CACHE_HOME:-$HOME/.cache}/otelcol-sre/kube-<ver>-etcd-<ver>;
 // OTELCOL_SRE_KUBE_BIN overrides the directory. Without them, tests that ask
-// for a cluster are skipped, or fail when CI=true.
+// for a cluster are skipped, or fail under CI (internal/testenv).
 //
 // One cluster for all tests of a package (≈5 s to start, ≈0.4 GB RSS):
 //

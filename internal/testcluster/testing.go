@@ -11,13 +11,13 @@ import (
 // Start starts a control plane for tb alone and stops it when tb's cleanup
 // runs, logging the tail of every component log first if tb failed. Use it for
 // tests that disturb the cluster (StopAPIServer); other tests share one
-// through Shared. When the binaries are missing it skips tb, or fails it when
-// CI=true, saying how to build them.
+// through Shared. When the binaries are missing it skips tb, or fails it under
+// CI (internal/testenv), saying how to build them.
 func Start(tb testing.TB) *Cluster {
 	tb.Helper()
 	c, err := New()
 	if err != nil {
-		failStart(tb, err, inCI())
+		failStart(tb, err)
 		return nil
 	}
 	tb.Logf("testcluster: control plane %s (etcd %s) ready at %s in %s", KubeVersion, EtcdVersion, c.Host(), c.startup.Round(time.Millisecond))
@@ -56,7 +56,7 @@ func Shared(tb testing.TB) *Cluster {
 	c, err := shared.cluster, shared.err
 	shared.Unlock()
 	if err != nil {
-		failStart(tb, err, inCI())
+		failStart(tb, err)
 		return nil
 	}
 	return c

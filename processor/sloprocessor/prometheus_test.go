@@ -20,21 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-)
 
-// requireTool returns the path of a binary, skipping the test when it is
-// missing outside CI and failing it in CI.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: apt-get install %s", name, pkg)
-		}
-		t.Skipf("%s not installed (apt-get install %s); skipping the comparison with Prometheus", name, pkg)
-	}
-	return path
-}
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
+)
 
 // promSample is one scraped sample of http_requests_total.
 type promSample struct {
@@ -95,8 +83,8 @@ func freePort(t *testing.T) int {
 // startPrometheus backfills the samples into a TSDB and serves it on
 // loopback; it returns the base URL.
 func startPrometheus(t *testing.T, samples []promSample) string {
-	prom := requireTool(t, "prometheus", "prometheus")
-	promtool := requireTool(t, "promtool", "prometheus")
+	prom := testenv.LookPath(t, "prometheus", "prometheus")
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	om := filepath.Join(dir, "samples.om")

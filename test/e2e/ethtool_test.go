@@ -8,19 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 // netnsWithVeth creates a network namespace holding an up veth pair e2e0/e2e1 and returns its path; it needs
 // root and iproute2, and skips (or fails when CI=true) without them.
 func netnsWithVeth(t *testing.T) string {
 	t.Helper()
-	needBinary(t, "/usr/sbin/ip", "iproute2")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("creating a network namespace needs root")
-		}
-		t.Skip("creating a network namespace needs root")
-	}
+	testenv.LookPath(t, "/usr/sbin/ip", "iproute2")
+	testenv.NeedRoot(t, "create a network namespace")
 	name := fmt.Sprintf("otelcol-e2e-%d", os.Getpid())
 	run := func(args ...string) {
 		t.Helper()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 // prometheusServer is Debian's prometheus with the remote-write receiver on, listening on 127.0.0.1 only,
@@ -28,22 +29,11 @@ type prometheusServer struct {
 	done    chan struct{}
 }
 
-// needBinary skips (or fails in CI) when a package the test needs is missing.
-func needBinary(t *testing.T, path, pkg string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: CI must install Debian package %q", path, pkg)
-		}
-		t.Skipf("%s missing: apt-get install %s to run this test", path, pkg)
-	}
-}
-
 // startPrometheus starts Prometheus; oooWindow > 0 enables out-of-order ingestion for that window (what a
 // replaying write-ahead log needs from its backend, see TestCollectorSIGKILLReplaysWAL).
 func startPrometheus(t *testing.T, oooWindow time.Duration) *prometheusServer {
 	t.Helper()
-	needBinary(t, "/usr/bin/prometheus", "prometheus")
+	testenv.LookPath(t, "/usr/bin/prometheus", "prometheus")
 	dir := t.TempDir()
 	cfg := "global:\n  scrape_interval: 1m\n"
 	if oooWindow > 0 {
