@@ -10,8 +10,8 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/sli"
 )
 
-// Names of the metrics and attributes the processor emits (the contract in
-// DESIGN.md).
+// Names of the metrics and attributes the processor emits: the contract
+// deploy's rules and dashboards use (docs/DESIGN.md).
 const (
 	MetricSLI             = "slo.sli"
 	MetricBurnRate        = "slo.burn_rate"

@@ -36,7 +36,7 @@ func requestCounts(start, ts time.Time, ok, bad int64) pmetric.Metrics {
 }
 
 // TestSLOProcessorSeriesInPrometheusAndEMF: request counters go in, the slo processor emits the SLO metrics
-// of the DESIGN.md contract, and they arrive in Prometheus (names, labels, values) and in CloudWatch Logs as
+// of the contract (docs/DESIGN.md), and they arrive in Prometheus (names, labels, values) and in CloudWatch Logs as
 // valid EMF with deploy's SLO dimension sets. 990 good and 10 bad requests against a 99.9% objective:
 // SLI 0.99, burn rate 10, error budget remaining 1 - 10 = -9.
 func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
