@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control-plane binaries (etcd, kube-apiserver, kube-scheduler)
-# that internal/testcluster starts in tests, from the pinned module in ./tools.
+# that internal/testcluster starts in tests, from the `tool` directives of the
+# pinned module in ./tools.
 #
 # The binaries go to a cache directory keyed by version:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/otelcol-sre/kube-v1.36.3-etcd-v3.6.8/
@@ -21,9 +22,9 @@ tools="$here/tools"
 
 # The versions above name the cache directory; refuse to build anything else
 # under that name if tools/go.mod was changed without updating this script.
-grep -Eq "^[[:space:]]*k8s\.io/kubernetes ${KUBE_VERSION//./\\.}\$" "$tools/go.mod" ||
+grep -Eq "^[[:space:]]*k8s\.io/kubernetes ${KUBE_VERSION//./\\.}( // indirect)?\$" "$tools/go.mod" ||
 	{ echo "build.sh: tools/go.mod does not require k8s.io/kubernetes $KUBE_VERSION; update KUBE_VERSION" >&2; exit 1; }
-grep -Eq "^[[:space:]]*go\.etcd\.io/etcd/server/v3 ${ETCD_VERSION//./\\.}\$" "$tools/go.mod" ||
+grep -Eq "^[[:space:]]*go\.etcd\.io/etcd/server/v3 ${ETCD_VERSION//./\\.}( // indirect)?\$" "$tools/go.mod" ||
 	{ echo "build.sh: tools/go.mod does not require go.etcd.io/etcd/server/v3 $ETCD_VERSION; update ETCD_VERSION" >&2; exit 1; }
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/otelcol-sre"
