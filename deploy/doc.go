@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package deploy holds the otelcol-sre deployment assets (collector configs, Kustomize overlays, alert
 // rules, dashboards) and the tests that validate them; see README.md.
 package deploy

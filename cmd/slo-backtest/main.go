@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command slo-backtest runs the slo processor's engine over recorded metrics
 // so an SLO can be tried on last week's data before it is deployed.
 //

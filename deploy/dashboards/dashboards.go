@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package dashboards embeds the otelcol-sre Grafana dashboards and extracts their PromQL, so tests can
 // check that every panel query parses (deploy) and returns data from a Prometheus fed by the collector
 // (end to end).

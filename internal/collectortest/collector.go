@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package collectortest runs the built otelcol-sre binary in end-to-end tests: it finds (or builds) the
 // binary, starts it on free loopback ports with an environment that can never reach AWS, waits until it is
 // healthy, and stops it with SIGINT the way Ctrl-C does.

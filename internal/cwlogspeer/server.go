@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cwlogspeer is a local protocol peer for tests, not AWS: an in-memory CloudWatch Logs endpoint on
 // loopback that speaks the AWS JSON 1.1 protocol the AWS SDK's cloudwatchlogs client uses (CreateLogGroup,
 // CreateLogStream, PutLogEvents, PutRetentionPolicy, TagResource), answers missing groups and streams with

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package sigv4verify is a local protocol peer for tests: it checks AWS Signature Version 4 on incoming HTTP
 // requests the way an AWS endpoint (Amazon Managed Service for Prometheus, CloudWatch Logs) does, by
 // recomputing the signature with the AWS SDK's own signer from static test credentials. It is not AWS and

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testcluster runs a real Kubernetes control plane for tests,
 // offline and on loopback only: etcd, kube-apiserver and kube-scheduler built
 // from the Go module proxy (see build.sh and tools/go.mod), started as child

@@ -1,4 +1,7 @@
-package ethtoolreceiver // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver"
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
+package ethtoolreceiver
 
 import (
 	"errors"

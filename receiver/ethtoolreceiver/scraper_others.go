@@ -1,6 +1,9 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 //go:build !linux
 
-package ethtoolreceiver // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver"
+package ethtoolreceiver
 
 import (
 	"context"

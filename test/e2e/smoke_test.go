@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // End-to-end smoke test of the built distribution: what it contains, that every shipped config validates,
 // and that the local config receives OTLP and serves it on its Prometheus endpoint.
 package e2e

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package gen derives the Kubernetes resources that must stay identical to a source file elsewhere in
 // deploy/: the ACK RuleGroupsNamespace/AlertManagerDefinition (from the plain Prometheus rule files and
 // the AMP alert manager definition) and the OpenTelemetry Operator sidecar (from

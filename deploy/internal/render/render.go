@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package render builds the otelcol-sre Kustomize overlays in-process (the kustomize API that kubectl
 // embeds, with kubectl's default load restrictions) and applies the result to a cluster, so tests can
 // check the objects offline and against a real API server with server-side dry-run.

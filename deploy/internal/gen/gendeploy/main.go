@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command gendeploy writes the files deploy/internal/gen derives (run by `go generate ./deploy`).
 package main
 

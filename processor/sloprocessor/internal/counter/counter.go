@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package counter turns the points of many series into increments: deltas of
 // cumulative points with resets handled, delta points checked, and the first
 // point of a series counted or taken as a baseline by its start time.

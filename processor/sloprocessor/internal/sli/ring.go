@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 package sli
 
 // pair is the good and total event count of one slot or window.

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package sli holds the window arithmetic of the SLO processor: rings of time
 // slots per SLO group with running sums, SLIs, burn rates, error budget,
 // window coverage and multi-window multi-burn-rate alert state.

@@ -1,10 +1,13 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 //go:build linux
 
 // Package nettest builds real network namespaces and veth pairs for the
 // ethtool receiver's tests with iproute2's ip and compares against Debian's
 // ethtool CLI. Tests that cannot run (not root, tool missing) are skipped,
 // or fail under CI (internal/testenv).
-package nettest // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nettest"
+package nettest
 
 import (
 	"bufio"

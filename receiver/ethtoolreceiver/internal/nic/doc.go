@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package nic reads NIC statistics through the SIOCETHTOOL ioctl and lists
 // links through rtnetlink, in the caller's or in another network namespace.
 //
@@ -7,4 +10,4 @@
 // ETHTOOL_GSTRINGS) and re-read only when the kernel reports a different count.
 //
 // The package is Linux-only; on other platforms it is empty.
-package nic // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nic"
+package nic

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package statname maps the statistic names a NIC driver reports through
 // ETHTOOL_GSTRINGS(ETH_SS_STATS) to metrics: the ENA allowance counters as
 // first-class metrics, per-queue statistics with the queue number as an
@@ -7,7 +10,7 @@
 // The mapping depends only on the driver name and the ordered list of names,
 // so it is computed once per interface and cached by the caller; nothing here
 // runs on the per-scrape path.
-package statname // import "github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/statname"
+package statname
 
 import (
 	"regexp"
