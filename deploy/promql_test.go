@@ -20,8 +20,8 @@ var promql = parser.NewParser(parser.Options{})
 func dashboardQueries(t *testing.T) []dashboards.Query {
 	t.Helper()
 	files, err := dashboards.Files()
-	if err != nil || len(files) != 3 {
-		t.Fatalf("want the network allowances, SLO and stuck pods dashboards, got %v (%v)", files, err)
+	if want := []string{"cluster-health.json", "network-allowances.json", "slo.json", "stuck-pods.json"}; err != nil || !slices.Equal(files, want) {
+		t.Fatalf("want the dashboards %v, got %v (%v)", want, files, err)
 	}
 	qs, err := dashboards.Queries()
 	if err != nil {
@@ -58,6 +58,8 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 		"slo_name":               true, "slo_service": true, "slo_window": true, "slo_alert_severity": true, "slo_outcome": true,
 	}
 	ethtoolMetadata(t, metrics, labels)
+	clusterHealthNames(t, metrics, labels)
+	recordedNames(t, metrics)
 
 	check := func(where, expr string) {
 		e, err := promql.ParseExpr(expr)

@@ -126,7 +126,10 @@ func TestEveryAlertHasAFiringUnitTest(t *testing.T) {
 	}
 }
 
-// Every alert has a severity the alert manager routes, a summary and a description.
+// watchdogAlert always fires; the alert manager routes it by name to the heartbeat topic, not by severity.
+const watchdogAlert = "Watchdog"
+
+// Every alert has a severity the alert manager routes (the Watchdog: none), a summary and a description.
 func TestAlertsAreRoutable(t *testing.T) {
 	severities := []string{"page", "ticket", "warning"}
 	for name, rf := range ruleFiles(t) {
@@ -135,7 +138,11 @@ func TestAlertsAreRoutable(t *testing.T) {
 				if r.Alert == "" {
 					continue
 				}
-				if !slices.Contains(severities, r.Labels["severity"]) {
+				if r.Alert == watchdogAlert {
+					if r.Labels["severity"] != "none" || r.Expr != "vector(1)" {
+						t.Errorf("%s %s: must be vector(1) with severity none (it is routed by name)", name, r.Alert)
+					}
+				} else if !slices.Contains(severities, r.Labels["severity"]) {
 					t.Errorf("%s %s: severity %q, want one of %v", name, r.Alert, r.Labels["severity"], severities)
 				}
 				if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
@@ -215,8 +222,9 @@ func TestAlertManagerDefinition(t *testing.T) {
 		Route struct {
 			Receiver string `json:"receiver"`
 			Routes   []struct {
-				Receiver string   `json:"receiver"`
-				Matchers []string `json:"matchers"`
+				Receiver       string   `json:"receiver"`
+				Matchers       []string `json:"matchers"`
+				RepeatInterval string   `json:"repeat_interval"`
 			} `json:"routes"`
 		} `json:"route"`
 		Receivers []struct {
@@ -232,12 +240,18 @@ func TestAlertManagerDefinition(t *testing.T) {
 			t.Errorf("receiver %s: AMP delivers to SNS only", r.Name)
 		}
 	}
-	paged := false
-	for _, r := range cfg.Route.Routes {
+	paged, heartbeat := false, false
+	for i, r := range cfg.Route.Routes {
 		paged = paged || (slices.Contains(r.Matchers, `severity="page"`) && r.Receiver == "sns-page")
+		// First, so no other route catches it; renewed often enough for a 15-minute alarm on the topic.
+		heartbeat = heartbeat || (i == 0 && slices.Equal(r.Matchers, []string{`alertname="` + watchdogAlert + `"`}) &&
+			r.Receiver == "sns-heartbeat" && r.RepeatInterval == "5m")
 	}
 	if !paged || cfg.Route.Receiver == "" {
 		t.Errorf("severity=page must route to sns-page and everything else to a default receiver")
+	}
+	if !heartbeat {
+		t.Errorf("the first route must send alertname=%q to sns-heartbeat every 5m (dead man's switch)", watchdogAlert)
 	}
 
 	amtool := testenv.LookPath(t, "amtool", "prometheus-alertmanager")
