@@ -398,24 +398,26 @@ var readOnly = []string{"get", "list", "watch"}
 // wantRBAC is every Role and ClusterRole the overlays ship, "overlay/Kind/name", with exactly the
 // (group, resource) -> verbs its mode's components use (verbs sorted).
 var wantRBAC = map[string]map[rbacRule][]string{
-	"agent/ClusterRole/otelcol-sre-agent":        agentRules,
-	"agent-direct/ClusterRole/otelcol-sre-agent": agentRules,
-	"gateway/ClusterRole/otelcol-sre-gateway-slo": {
+	"agent/ClusterRole/otelcol-sre-agent":                         agentRules,
+	"agent-direct/ClusterRole/otelcol-sre-agent":                  agentRules,
+	"gateway/ClusterRole/otelcol-sre-gateway-slo":                 gatewaySLORules,
+	"gateway/Role/otelcol-sre-gateway-slo-leader-election":        leaderElectionRules,
+	"gateway-lambda/ClusterRole/otelcol-sre-gateway-slo":          gatewaySLORules,
+	"gateway-lambda/Role/otelcol-sre-gateway-slo-leader-election": leaderElectionRules,
+	"sidecar/Role/otelcol-sre-sidecar":                            sidecarRules,
+	"sidecar-operator/Role/otelcol-sre-sidecar":                   sidecarRules,
+}
+
+var (
+	gatewaySLORules = map[rbacRule][]string{
 		{"", "pods"}: readOnly, {"", "events"}: readOnly, {"", "nodes"}: readOnly, {"", "namespaces"}: readOnly,
 		{"", "replicationcontrollers"}: readOnly, {"", "resourcequotas"}: readOnly, {"", "services"}: readOnly,
 		{"apps", "daemonsets"}: readOnly, {"apps", "deployments"}: readOnly, {"apps", "replicasets"}: readOnly,
 		{"apps", "statefulsets"}: readOnly, {"batch", "jobs"}: readOnly, {"batch", "cronjobs"}: readOnly,
 		{"autoscaling", "horizontalpodautoscalers"}: readOnly,
-	},
-	"gateway/Role/otelcol-sre-gateway-slo-leader-election": {
-		{"coordination.k8s.io", "leases"}: {"create", "get", "update"},
-	},
-	"sidecar/Role/otelcol-sre-sidecar":          sidecarRules,
-	"sidecar-operator/Role/otelcol-sre-sidecar": sidecarRules,
-}
-
-var (
-	agentRules = map[rbacRule][]string{
+	}
+	leaderElectionRules = map[rbacRule][]string{{"coordination.k8s.io", "leases"}: {"create", "get", "update"}}
+	agentRules          = map[rbacRule][]string{
 		{"", "pods"}: readOnly, {"", "namespaces"}: readOnly, {"", "nodes"}: readOnly, {"", "events"}: readOnly,
 		{"apps", "replicasets"}: readOnly, {"", "nodes/stats"}: {"get"},
 	}
@@ -472,16 +474,19 @@ func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
 	}
 }
 
-// Only the tiers that talk to AWS carry the IRSA role, and it is the one from settings.env.
+// Only the tiers that talk to AWS carry the IRSA role, and it is the one from settings.env; YACE has its own.
 func TestServiceAccountsIRSA(t *testing.T) {
 	arn := settingsEnv(t)["IRSA_ROLE_ARN"]
 	want := map[string]string{
-		"agent/otelcol-sre-agent":         "",
-		"agent-direct/otelcol-sre-agent":  arn,
-		"gateway/otelcol-sre-gateway-lb":  "",
-		"gateway/otelcol-sre-gateway-slo": arn,
-		"sidecar/demo-app":                "",
-		"sidecar-operator/demo-app":       "",
+		"agent/otelcol-sre-agent":                "",
+		"agent-direct/otelcol-sre-agent":         arn,
+		"gateway/otelcol-sre-gateway-lb":         "",
+		"gateway/otelcol-sre-gateway-slo":        arn,
+		"gateway-lambda/otelcol-sre-gateway-lb":  "",
+		"gateway-lambda/otelcol-sre-gateway-slo": arn,
+		"gateway-lambda/otelcol-sre-yace":        settingsEnv(t)["YACE_IRSA_ROLE_ARN"],
+		"sidecar/demo-app":                       "",
+		"sidecar-operator/demo-app":              "",
 	}
 	got := map[string]string{}
 	for name, objs := range rendered(t) {

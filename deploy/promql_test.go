@@ -20,7 +20,7 @@ var promql = parser.NewParser(parser.Options{})
 func dashboardQueries(t *testing.T) []dashboards.Query {
 	t.Helper()
 	files, err := dashboards.Files()
-	if want := []string{"cluster-health.json", "network-allowances.json", "slo.json", "stuck-pods.json"}; err != nil || !slices.Equal(files, want) {
+	if want := []string{"cluster-health.json", "lambda.json", "network-allowances.json", "slo.json", "stuck-pods.json"}; err != nil || !slices.Equal(files, want) {
 		t.Fatalf("want the dashboards %v, got %v (%v)", want, files, err)
 	}
 	qs, err := dashboards.Queries()
@@ -59,6 +59,7 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 	}
 	ethtoolMetadata(t, metrics, labels)
 	clusterHealthNames(t, metrics, labels)
+	yaceNames(t, metrics, labels)
 	recordedNames(t, metrics)
 
 	check := func(where, expr string) {

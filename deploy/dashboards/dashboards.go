@@ -51,7 +51,7 @@ type dashboard struct {
 	} `json:"templating"`
 }
 
-var labelValues = regexp.MustCompile(`^label_values\((.+), *[a-z0-9_]+\)$`)
+var labelValues = regexp.MustCompile(`^label_values\((.+), *[a-zA-Z_][a-zA-Z0-9_]*\)$`)
 
 // Files lists the embedded dashboard files.
 func Files() ([]string, error) {
