@@ -1,0 +1,261 @@
+package deploy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+)
+
+// recordedSeries are the series the cluster-health and Lambda dashboards read, in the form they reach AMP:
+// YACE's names and labels (aws_lambda_<metric>_<statistic>, dimension_FunctionName, name, region,
+// account_id, tag_<Tag>, the scrape's job/instance) and our collectors' names after remote write
+// (k8s_cluster, kubelet_stats volume group, the collectors' :8888 scraped by prometheus/self). Each line is
+// one series; the value is constant (v) or, for counters, grows by v per minute (counter).
+var recordedSeries = []struct {
+	series  string
+	v       float64
+	counter bool
+}{
+	// k8s_cluster (gateway-slo): one node NotReady with memory pressure, one healthy.
+	{`k8s_node_condition_ready{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_node_uid="n1"}`, 0, false},
+	{`k8s_node_condition_ready{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-2",k8s_node_uid="n2"}`, 1, false},
+	{`k8s_node_condition_memory_pressure{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_node_uid="n1"}`, 1, false},
+	{`k8s_node_condition_disk_pressure{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_node_uid="n1"}`, 0, false},
+	{`k8s_node_condition_pid_pressure{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_node_uid="n1"}`, 0, false},
+	{`k8s_job_failed_pods{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="ops",k8s_job_name="backup-29400480",k8s_job_uid="j1"}`, 2, false},
+	{`k8s_job_active_pods{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="ops",k8s_job_name="backup-29400480",k8s_job_uid="j1"}`, 0, false},
+	{`k8s_job_successful_pods{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="ops",k8s_job_name="backup-29400480",k8s_job_uid="j1"}`, 0, false},
+	{`k8s_hpa_current_replicas{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_hpa_name="web",k8s_hpa_uid="h1"}`, 10, false},
+	{`k8s_hpa_max_replicas{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_hpa_name="web",k8s_hpa_uid="h1"}`, 10, false},
+	// kubelet_stats volume group (agent).
+	{`k8s_volume_available{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 12e9, false},
+	{`k8s_volume_capacity{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 100e9, false},
+	{`k8s_volume_inodes_free{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 6e6, false},
+	{`k8s_volume_inodes{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 6.5e6, false},
+	// The collectors' own telemetry (prometheus/self).
+	{`otelcol_receiver_refused_metric_points_total{cluster="c1",job="otelcol-sre",instance="10.0.1.5:8888",k8s_pod_name="otelcol-sre-gateway-lb-x1",receiver="otlp",transport="grpc"}`, 600, true},
+	{`otelcol_receiver_refused_spans_total{cluster="c1",job="otelcol-sre",instance="10.0.1.5:8888",k8s_pod_name="otelcol-sre-gateway-lb-x1",receiver="otlp",transport="grpc"}`, 60, true},
+	{`otelcol_receiver_refused_log_records_total{cluster="c1",job="otelcol-sre",instance="10.0.1.5:8888",k8s_pod_name="otelcol-sre-gateway-lb-x1",receiver="otlp",transport="grpc"}`, 6, true},
+	{`otelcol_exporter_sent_metric_points_total{cluster="c1",job="otelcol-sre",instance="10.0.1.7:8888",k8s_pod_name="otelcol-sre-gateway-slo-0",exporter="prometheus_remote_write/amp"}`, 60000, true},
+	{`otelcol_exporter_send_failed_metric_points_total{cluster="c1",job="otelcol-sre",instance="10.0.1.7:8888",k8s_pod_name="otelcol-sre-gateway-slo-0",exporter="prometheus_remote_write/amp"}`, 60, true},
+	{`otelcol_exporter_queue_size{cluster="c1",job="otelcol-sre",instance="10.0.2.9:8888",k8s_pod_name="otelcol-sre-agent-abcde",exporter="otlp_grpc/gateway",data_type="metrics"}`, 1800, false},
+	{`otelcol_exporter_queue_capacity{cluster="c1",job="otelcol-sre",instance="10.0.2.9:8888",k8s_pod_name="otelcol-sre-agent-abcde",exporter="otlp_grpc/gateway",data_type="metrics"}`, 2000, false},
+	{`otelcol_exporter_enqueue_failed_metric_points_total{cluster="c1",job="otelcol-sre",instance="10.0.2.9:8888",k8s_pod_name="otelcol-sre-agent-abcde",exporter="otlp_grpc/gateway"}`, 300, true},
+	{`otelcol_exporter_enqueue_failed_spans_total{cluster="c1",job="otelcol-sre",instance="10.0.2.9:8888",k8s_pod_name="otelcol-sre-agent-abcde",exporter="otlp_grpc/gateway"}`, 30, true},
+	{`otelcol_exporter_enqueue_failed_log_records_total{cluster="c1",job="otelcol-sre",instance="10.0.2.9:8888",k8s_pod_name="otelcol-sre-agent-abcde",exporter="otlp_grpc/gateway"}`, 3, true},
+	// YACE (gateway-slo-0's prometheus/yace scrape): per function, per alias, account level, Lambda Insights.
+	{yaceFn("aws_lambda_invocations_sum", "orders-worker", ""), 1000, false},
+	{yaceFn("aws_lambda_errors_sum", "orders-worker", ""), 12, false},
+	{yaceFn("aws_lambda_throttles_sum", "orders-worker", ""), 50, false},
+	{yaceFn("aws_lambda_dead_letter_errors_sum", "orders-worker", ""), 3, false},
+	{yaceFn("aws_lambda_destination_delivery_failures_sum", "orders-worker", ""), 2, false},
+	{yaceFn("aws_lambda_async_events_dropped_sum", "orders-worker", ""), 5, false},
+	{yaceFn("aws_lambda_duration_p99", "orders-worker", ""), 27000, false},
+	{yaceFn("aws_lambda_duration_maximum", "orders-worker", ""), 29500, false},
+	{yaceFn("aws_lambda_duration_sum", "orders-worker", ""), 600000, false},
+	{yaceFn("aws_lambda_iterator_age_maximum", "orders-worker", ""), 600000, false},
+	{yaceFn("aws_lambda_async_event_age_maximum", "orders-worker", ""), 900000, false},
+	{yaceFn("aws_lambda_concurrent_executions_maximum", "orders-worker", ""), 80, false},
+	{yaceFn("aws_lambda_provisioned_concurrency_utilization_maximum", "orders-worker", "orders-worker:live"), 0.97, false},
+	{yaceFn("aws_lambda_provisioned_concurrency_spillover_invocations_sum", "orders-worker", "orders-worker:live"), 12, false},
+	{yaceGlobal("aws_lambda_claimed_account_concurrency_maximum"), 950, false},
+	{yaceGlobal("aws_lambda_concurrent_executions_maximum"), 900, false},
+	{yaceInsights("aws_lambdainsights_init_duration_p90", "orders-worker"), 3500, false},
+	{yaceInsights("aws_lambdainsights_init_duration_maximum", "orders-worker"), 5200, false},
+	{yaceInsights("aws_lambdainsights_memory_utilization_maximum", "orders-worker"), 22, false},
+	{yaceInsights("aws_lambdainsights_used_memory_max_maximum", "orders-worker"), 230, false},
+	{yaceInsights("aws_lambdainsights_total_memory_maximum", "orders-worker"), 1024, false},
+}
+
+const yaceLabels = `cluster="c1",k8s_cluster_name="c1",job="yace",instance="otelcol-sre-yace:5000",region="us-east-1",account_id="111122223333"`
+
+func yaceFn(name, fn, resource string) string {
+	return fmt.Sprintf(`%s{%s,name="arn:aws:lambda:us-east-1:111122223333:function:%s",dimension_FunctionName=%q,dimension_Resource=%q,tag_team="shop"}`,
+		name, yaceLabels, fn, fn, resource)
+}
+
+func yaceGlobal(name string) string {
+	return fmt.Sprintf(`%s{%s,name="global",dimension_FunctionName="",dimension_Resource="",tag_team=""}`, name, yaceLabels)
+}
+
+func yaceInsights(name, fn string) string {
+	return fmt.Sprintf(`%s{%s,name="global",dimension_function_name=%q}`, name, yaceLabels, fn)
+}
+
+// The settings the Lambda rules join on, as lambda-settings.yaml would record them for orders-worker.
+const panelsSettingsRules = `groups:
+  - name: test-lambda-settings
+    rules:
+      - record: lambda_account_concurrency_quota
+        expr: vector(1000)
+        labels: {account_id: "111122223333", region: us-east-1}
+      - record: lambda_gb_second_price_usd
+        expr: vector(0.0000166667)
+      - record: lambda_function_timeout_seconds
+        expr: vector(30)
+        labels: {dimension_FunctionName: orders-worker}
+      - record: lambda_function_memory_megabytes
+        expr: vector(1024)
+        labels: {dimension_FunctionName: orders-worker}
+`
+
+// Every query of the cluster-health and Lambda dashboards returns data from a real Prometheus that holds
+// the recorded series (written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
+// openmetrics`) and evaluates deploy/rules/lambda.yaml's recording rules itself.
+func TestClusterHealthAndLambdaPanelsReturnData(t *testing.T) {
+	promtool := needTool(t, "promtool", "prometheus")
+	prometheus := needTool(t, "prometheus", "prometheus")
+	dir := t.TempDir()
+
+	// Samples every minute for the last 30 minutes, ending now: rules evaluated now see them.
+	now := time.Now().Truncate(time.Second)
+	var om strings.Builder
+	sorted := append(recordedSeries[:0:0], recordedSeries...)
+	sort.SliceStable(sorted, func(i, j int) bool { return metricName(sorted[i].series) < metricName(sorted[j].series) })
+	for _, s := range sorted {
+		for i := 30; i >= 0; i-- {
+			v := s.v
+			if s.counter {
+				v = s.v * float64(30-i)
+			}
+			fmt.Fprintf(&om, "%s %g %d\n", s.series, v, now.Add(-time.Duration(i)*time.Minute).Unix())
+		}
+	}
+	om.WriteString("# EOF\n")
+	input := filepath.Join(dir, "series.om")
+	data := filepath.Join(dir, "data")
+	if err := os.WriteFile(input, []byte(om.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, promtool, "tsdb", "create-blocks-from", "openmetrics", input, data)
+
+	settings := filepath.Join(dir, "settings.yaml")
+	lambdaRules, err := filepath.Abs("rules/lambda.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(settings, []byte(panelsSettingsRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files: [%q, %q]\n", settings, lambdaRules)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startTestPrometheus(t, prometheus, config, data)
+
+	// The recording rules have evaluated once the memory cost exists.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(instantQuery(t, base, "lambda_function:memory_cost_usd:5m")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("lambda_function:memory_cost_usd:5m not recorded within 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	qs, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, q := range qs {
+		if q.Dashboard != "cluster-health.json" && q.Dashboard != "lambda.json" {
+			continue
+		}
+		checked++
+		if res := instantQuery(t, base, q.Expr); len(res) == 0 {
+			t.Errorf("%s %q returns no data:\n%s", q.Dashboard, q.Panel, q.Expr)
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d queries checked", checked)
+	}
+	t.Logf("%d cluster-health and Lambda dashboard queries returned data", checked)
+}
+
+func metricName(series string) string {
+	name, _, _ := strings.Cut(series, "{")
+	return name
+}
+
+func startTestPrometheus(t *testing.T, bin, config, data string) string {
+	t.Helper()
+	port := collectortest.FreePort(t)
+	logFile, err := os.Create(filepath.Join(filepath.Dir(config), "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data,
+		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port), "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(filepath.Dir(config), "prometheus.log"))
+			t.Fatalf("prometheus exited during start-up:\n%s", log)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("prometheus not ready at %s", base)
+	return ""
+}
+
+// instantQuery evaluates q now and returns the samples (vector) or the single scalar.
+func instantQuery(t *testing.T, base, q string) []json.RawMessage {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Status != "success" {
+		t.Fatalf("query %s: %s", q, body.Error)
+	}
+	if body.Data.ResultType != "vector" {
+		return []json.RawMessage{body.Data.Result}
+	}
+	var vec []json.RawMessage
+	if err := json.Unmarshal(body.Data.Result, &vec); err != nil {
+		t.Fatal(err)
+	}
+	return vec
+}
