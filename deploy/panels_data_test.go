@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 // recordedSeries are the series the cluster-health and Lambda dashboards read, in the form they reach AMP:
@@ -115,8 +116,8 @@ const panelsSettingsRules = `groups:
 // the recorded series (written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
 // openmetrics`) and evaluates deploy/rules/lambda.yaml's recording rules itself.
 func TestClusterHealthAndLambdaPanelsReturnData(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
-	prometheus := needTool(t, "prometheus", "prometheus")
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
+	prometheus := testenv.LookPath(t, "prometheus", "prometheus")
 	dir := t.TempDir()
 
 	// Samples every minute for the last 30 minutes, ending now: rules evaluated now see them.
