@@ -206,6 +206,7 @@ func (cfg *Config) Validate() error {
 			}
 		}
 	}
+	processorWideOK := len(errs) == 0
 	if len(cfg.SLOs) == 0 {
 		errs = append(errs, errNoSLOs)
 	}
@@ -216,7 +217,7 @@ func (cfg *Config) Validate() error {
 			add("slos[%d].name: %q is already the name of slos[%d] — names must be unique", i, s.Name, j)
 		}
 		names[s.Name] = i
-		for _, err := range s.validate(cfg) {
+		for _, err := range s.validate(cfg, processorWideOK) {
 			if s.Name != "" {
 				err = fmt.Errorf("slo %q: slos[%d].%w", s.Name, i, err)
 			} else {
@@ -228,17 +229,18 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (s *SLOConfig) validate(cfg *Config) []error {
+// validate checks one SLO. processorWideOK tells whether the processor-wide
+// settings are valid: only then can the SLO's spec be prepared.
+func (s *SLOConfig) validate(cfg *Config, processorWideOK bool) []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if s.Name == "" {
 		add("name: required, e.g. checkout-availability")
 	}
-	if _, err := s.Objective.target(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := s.TimeWindow.window(time.Duration(cfg.BudgetResolution)); err != nil {
-		errs = append(errs, err)
+	if _, fieldErrs, prepareErr := cfg.sloSpec(s); len(fieldErrs) > 0 {
+		errs = append(errs, fieldErrs...)
+	} else if prepareErr != nil && processorWideOK {
+		errs = append(errs, prepareErr)
 	}
 	switch strings.ToLower(s.BudgetingMethod) {
 	case "", "occurrences":
@@ -311,68 +313,6 @@ func parseCondition(cond string, set component.TelemetrySettings) (*ottl.Conditi
 	seq := ottldatapoint.NewConditionSequence([]*ottl.Condition[*ottldatapoint.TransformContext]{c}, set,
 		ottldatapoint.WithConditionSequenceErrorMode(ottl.IgnoreError))
 	return &seq, nil
-}
-
-func (o ObjectiveConfig) target() (float64, error) {
-	switch {
-	case o.Target != 0 && o.TargetPercent != 0:
-		return 0, errors.New("objective: set target or target_percent, not both")
-	case o.TargetPercent != 0:
-		if !(o.TargetPercent > 0 && o.TargetPercent < 100) {
-			return 0, fmt.Errorf("objective.target_percent: must be in (0,100), got %v", o.TargetPercent)
-		}
-		return o.TargetPercent / 100, nil
-	case o.Target > 1 && o.Target < 100:
-		return 0, fmt.Errorf("objective.target: must be in (0,1), got %v — did you mean %v?", o.Target, o.Target/100)
-	case !(o.Target > 0 && o.Target < 1):
-		return 0, fmt.Errorf("objective.target: must be in (0,1), got %v — e.g. 0.999, or target_percent: 99.9", o.Target)
-	}
-	return o.Target, nil
-}
-
-// budgetWindow is the parsed time window.
-type budgetWindow struct {
-	name     string
-	length   time.Duration // rolling
-	calendar string        // "month" or "week"; empty when rolling
-	location *time.Location
-}
-
-func (w TimeWindowConfig) window(budgetRes time.Duration) (budgetWindow, error) {
-	rolling := w.IsRolling == nil || *w.IsRolling
-	if w.Calendar != nil && w.IsRolling != nil && *w.IsRolling {
-		return budgetWindow{}, errors.New("time_window: is_rolling: true conflicts with calendar — remove one")
-	}
-	if w.Calendar != nil || !rolling {
-		loc := time.UTC
-		if w.Calendar != nil && w.Calendar.TimeZone != "" {
-			var err error
-			if loc, err = time.LoadLocation(w.Calendar.TimeZone); err != nil {
-				return budgetWindow{}, fmt.Errorf("time_window.calendar.time_zone: %w — use an IANA name like Europe/Berlin", err)
-			}
-		}
-		switch w.Duration {
-		case "1M", "month":
-			return budgetWindow{name: "month", calendar: "month", location: loc}, nil
-		case "1w", "week":
-			return budgetWindow{name: "week", calendar: "week", location: loc}, nil
-		}
-		return budgetWindow{}, fmt.Errorf("time_window.duration: calendar windows are 1M (month) or 1w (week), got %q", w.Duration)
-	}
-	if w.Duration == "" {
-		return budgetWindow{}, errors.New("time_window.duration: required, e.g. 30d (rolling) or 1M with calendar")
-	}
-	d, err := parseDuration(w.Duration)
-	if err != nil {
-		return budgetWindow{}, fmt.Errorf("time_window.duration: %w", err)
-	}
-	if d < time.Hour || d > 366*24*time.Hour {
-		return budgetWindow{}, fmt.Errorf("time_window.duration: %v is outside 1h..366d — SLO windows are typically 28d or 30d", Duration(d))
-	}
-	if budgetRes > 0 && d%budgetRes != 0 {
-		return budgetWindow{}, fmt.Errorf("time_window.duration: %v is not a multiple of budget_resolution %v", Duration(d), Duration(budgetRes))
-	}
-	return budgetWindow{name: Duration(d).String(), length: d}, nil
 }
 
 // unitDurations maps the UCUM time units histograms use to their length.

@@ -166,6 +166,10 @@ func TestValidate(t *testing.T) {
 		{"rolling and calendar", func(c *Config) {
 			c.SLOs[0].TimeWindow = TimeWindowConfig{Duration: "1M", IsRolling: ptr(true), Calendar: &CalendarConfig{}}
 		}, "conflicts with calendar"},
+		{"calendar window with a budget resolution that does not divide 15m", func(c *Config) {
+			c.BudgetResolution = Duration(10 * time.Minute)
+			c.SLOs[0].TimeWindow = TimeWindowConfig{Duration: "1w", Calendar: &CalendarConfig{}}
+		}, `slo "api": slos[0].time_window: calendar windows need a budget resolution that divides 15m`},
 		{"empty group_by entry", func(c *Config) { c.SLOs[0].GroupBy = []string{""} }, "group_by[0]"},
 		{"window not a multiple of the resolution", func(c *Config) { c.Windows[0] = Duration(90 * time.Second) }, "windows[0]: 1m30s is not a positive multiple of resolution 1m"},
 		{"duplicate window", func(c *Config) { c.Windows[1] = c.Windows[0] }, "windows[1]: 5m is listed twice"},

@@ -6,19 +6,19 @@ package sloprocessor
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/counter"
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/sli"
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/statecodec"
 )
 
 // stateVersion is the first byte of the persisted state.
 const stateVersion = 1
 
-var errStateCorrupt = errors.New("corrupt SLO processor state")
+var errStateCorrupt = fmt.Errorf("SLO processor state: %w", statecodec.ErrCorrupt)
 
 // fingerprint identifies what an SLO's state means: restoring state written
 // under another indicator, grouping or window layout would mix meanings.
@@ -33,11 +33,6 @@ func (e *Evaluator) fingerprint(s *sloState) uint64 {
 	return xxhash.Sum64(b)
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 // AppendState appends the state of every SLO: counter baselines, windows
 // and cumulative event counts.
 func (e *Evaluator) AppendState(b []byte) []byte {
@@ -45,7 +40,7 @@ func (e *Evaluator) AppendState(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(e.slos)))
 	var body []byte
 	for _, s := range e.slos {
-		b = appendString(b, s.cfg.Name)
+		b = statecodec.AppendBytes(b, s.cfg.Name)
 		b = binary.LittleEndian.AppendUint64(b, e.fingerprint(s))
 		body = s.tracker.AppendBinary(body[:0])
 		body = binary.AppendUvarint(body, uint64(len(s.groups)))
@@ -53,7 +48,7 @@ func (e *Evaluator) AppendState(b []byte) []byte {
 			body = binary.LittleEndian.AppendUint64(body, k)
 			body = binary.AppendUvarint(body, uint64(len(g.values)))
 			for _, v := range g.values {
-				body = appendString(body, v)
+				body = statecodec.AppendBytes(body, v)
 			}
 			body = g.g.AppendBinary(body)
 		}
@@ -63,73 +58,32 @@ func (e *Evaluator) AppendState(b []byte) []byte {
 	return b
 }
 
-type stateReader struct{ b []byte }
-
-func (r *stateReader) uvarint() (uint64, error) {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		return 0, errStateCorrupt
-	}
-	r.b = r.b[n:]
-	return v, nil
-}
-
-func (r *stateReader) bytes() ([]byte, error) {
-	n, err := r.uvarint()
-	if err != nil || n > uint64(len(r.b)) {
-		return nil, errStateCorrupt
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v, nil
-}
-
-func (r *stateReader) uint64() (uint64, error) {
-	if len(r.b) < 8 {
-		return 0, errStateCorrupt
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v, nil
-}
-
 // RestoreState loads state written by AppendState. SLOs are matched by name
 // and kept only if their indicator, grouping and windows are unchanged; the
 // others start afresh and are returned in skipped.
 func (e *Evaluator) RestoreState(b []byte) (restored, skipped []string, err error) {
-	if len(b) == 0 {
-		return nil, nil, errStateCorrupt
+	r := statecodec.NewReader(b)
+	if v := r.Byte(); r.Err() == nil && v != stateVersion {
+		return nil, nil, fmt.Errorf("SLO processor state version %d, want %d", v, stateVersion)
 	}
-	if b[0] != stateVersion {
-		return nil, nil, fmt.Errorf("SLO processor state version %d, want %d", b[0], stateVersion)
-	}
-	r := &stateReader{b: b[1:]}
-	n, err := r.uvarint()
-	if err != nil {
-		return nil, nil, err
-	}
-	for range n {
-		name, err := r.bytes()
-		if err != nil {
-			return restored, skipped, err
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		name, fp, body := string(r.Bytes()), r.Uint64(), r.Bytes()
+		if r.Err() != nil {
+			break
 		}
-		fp, err := r.uint64()
-		if err != nil {
-			return restored, skipped, err
-		}
-		body, err := r.bytes()
-		if err != nil {
-			return restored, skipped, err
-		}
-		s := e.slo(string(name))
+		s := e.slo(name)
 		if s == nil || e.fingerprint(s) != fp {
-			skipped = append(skipped, string(name))
+			skipped = append(skipped, name)
 			continue
 		}
 		if err := e.restoreSLO(s, body); err != nil {
 			return restored, skipped, fmt.Errorf("slo %q: %w", name, err)
 		}
-		restored = append(restored, string(name))
+		restored = append(restored, name)
+	}
+	if r.Err() != nil {
+		return restored, skipped, errStateCorrupt
 	}
 	return restored, skipped, nil
 }
@@ -144,43 +98,38 @@ func (e *Evaluator) slo(name string) *sloState {
 }
 
 func (e *Evaluator) restoreSLO(s *sloState, body []byte) error {
-	tr, rest, err := counter.Decode(counter.Config{
+	r := statecodec.NewReader(body)
+	tr, err := counter.Decode(counter.Config{
 		Initial: initialValue(e.cfg.InitialValue), StaleAfter: e.cfg.StaleAfter, MaxSeries: e.cfg.MaxSeries,
-	}, body)
+	}, r)
 	if err != nil {
 		return err
 	}
-	r := &stateReader{b: rest}
-	n, err := r.uvarint()
-	if err != nil || n > uint64(e.cfg.MaxGroups) {
+	n := r.Uvarint()
+	if r.Err() != nil || n > uint64(e.cfg.MaxGroups) {
 		return errStateCorrupt
 	}
 	groups := make(map[uint64]*groupState, n)
 	for range n {
-		key, err := r.uint64()
-		if err != nil {
-			return err
-		}
-		nv, err := r.uvarint()
-		if err != nil || nv != uint64(len(s.cfg.GroupBy)) {
+		key := r.Uint64()
+		nv := r.Uvarint()
+		if r.Err() != nil || nv != uint64(len(s.cfg.GroupBy)) {
 			return errStateCorrupt
 		}
 		values := make([]string, nv)
 		for i := range values {
-			v, err := r.bytes()
-			if err != nil {
-				return err
-			}
-			values[i] = string(v)
+			values[i] = string(r.Bytes())
 		}
-		g, rest, err := sli.DecodeGroup(&s.spec, r.b)
+		if r.Err() != nil {
+			return errStateCorrupt
+		}
+		g, err := sli.DecodeGroup(&s.spec, r)
 		if err != nil {
 			return err
 		}
-		r.b = rest
 		groups[key] = &groupState{g: g, values: values}
 	}
-	if len(r.b) != 0 {
+	if len(r.Rest()) != 0 {
 		return errStateCorrupt
 	}
 	s.tracker, s.groups = tr, groups

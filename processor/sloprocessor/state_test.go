@@ -4,6 +4,9 @@
 package sloprocessor
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,4 +51,62 @@ func TestStateRoundTrip(t *testing.T) {
 		_, _, err := mustEvaluator(t, cfg).RestoreState(in)
 		assert.Error(t, err, name)
 	}
+}
+
+var updateState = flag.Bool("update-state", false, "rewrite testdata/state/v1.bin with the current encoder")
+
+// stateScenario feeds an evaluator cumulative series (counter baselines,
+// producers), two groups and a calendar budget window.
+func stateScenario(t *testing.T) (*Config, func(e *Evaluator, upTo time.Duration)) {
+	cfg := ratioConfig(func(s *SLOConfig) { s.GroupBy = []string{"http.route"} })
+	week := ratioConfig(func(s *SLOConfig) {
+		s.Name = "errors"
+		s.TimeWindow = TimeWindowConfig{Duration: "1w", Calendar: &CalendarConfig{TimeZone: "Europe/Berlin"}}
+		s.Indicator.Ratio.Good = nil
+		s.Indicator.Ratio.Bad = &MetricSelector{Metric: "http.server.requests", Attributes: map[string]string{"code": "500"}}
+	}).SLOs[0]
+	cfg.SLOs = append(cfg.SLOs, week)
+	cum := pmetric.AggregationTemporalityCumulative
+	feed := func(e *Evaluator, upTo time.Duration) {
+		for d := time.Duration(0); d <= upTo; d += 30 * time.Second {
+			n := int64(d / time.Second)
+			consume(e, t0.Add(d), requests(cum,
+				counterPoint{"/a", "200", "shop", -time.Hour, d, 1000 + 3*n},
+				counterPoint{"/a", "500", "shop", -time.Hour, d, 10 + n/30},
+				counterPoint{"/b", "200", "shop", -time.Hour, d, 50 + n}))
+		}
+	}
+	return cfg, feed
+}
+
+// TestStateReadsVersion1 keeps reading state written by an earlier build:
+// testdata/state/v1.bin holds the state after 10 minutes of stateScenario.
+func TestStateReadsVersion1(t *testing.T) {
+	cfg, feed := stateScenario(t)
+	path := filepath.Join("testdata", "state", "v1.bin")
+	live := mustEvaluator(t, cfg)
+	feed(live, 10*time.Minute)
+	if *updateState {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, live.AppendState(nil), 0o600))
+	}
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	restored := mustEvaluator(t, cfg)
+	names, skipped, err := restored.RestoreState(b)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"api", "errors"}, names)
+	assert.Empty(t, skipped)
+	now := t0.Add(11 * time.Minute)
+	assert.ElementsMatch(t, flatten(live.Evaluate(now)), flatten(restored.Evaluate(now)))
+	// The restored counter baselines turn the next points into the same
+	// increments.
+	next := requests(pmetric.AggregationTemporalityCumulative,
+		counterPoint{"/a", "200", "shop", -time.Hour, 12 * time.Minute, 1000 + 3*720},
+		counterPoint{"/a", "500", "shop", -time.Hour, 12 * time.Minute, 10 + 720/30 + 7})
+	consume(live, t0.Add(12*time.Minute), next)
+	consume(restored, t0.Add(12*time.Minute), next)
+	now = t0.Add(13 * time.Minute)
+	assert.ElementsMatch(t, flatten(live.Evaluate(now)), flatten(restored.Evaluate(now)))
+	assert.Equal(t, live.Stats(), restored.Stats())
 }

@@ -5,9 +5,10 @@ package counter
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/statecodec"
 )
 
 const codecVersion = 2
@@ -34,76 +35,40 @@ func (t *Tracker) AppendBinary(b []byte) []byte {
 	return b
 }
 
-var errCorrupt = errors.New("corrupt series state")
+var errCorrupt = fmt.Errorf("series state: %w", statecodec.ErrCorrupt)
 
-// Decode reads a tracker written by AppendBinary and returns the bytes that
-// follow it. Series beyond cfg.MaxSeries are an error.
-func Decode(cfg Config, b []byte) (*Tracker, []byte, error) {
-	if len(b) == 0 {
-		return nil, nil, errCorrupt
+// Decode reads a tracker written by AppendBinary from r, which is left at the
+// bytes that follow it. Series beyond cfg.MaxSeries are an error.
+func Decode(cfg Config, r *statecodec.Reader) (*Tracker, error) {
+	if v := r.Byte(); r.Err() == nil && v != codecVersion {
+		return nil, fmt.Errorf("series state version %d, want %d", v, codecVersion)
 	}
-	if b[0] != codecVersion {
-		return nil, nil, fmt.Errorf("series state version %d, want %d", b[0], codecVersion)
+	t := New(cfg, r.Varint())
+	count := r.Uvarint()
+	if cfg.MaxSeries > 0 && count > uint64(cfg.MaxSeries) || count > uint64(len(r.Rest())) {
+		return nil, errCorrupt
 	}
-	b = b[1:]
-	since, n := binary.Varint(b)
-	if n <= 0 {
-		return nil, nil, errCorrupt
-	}
-	b = b[n:]
-	count, n := binary.Uvarint(b)
-	if n <= 0 || (cfg.MaxSeries > 0 && count > uint64(cfg.MaxSeries)) || count > uint64(len(b)) {
-		return nil, nil, errCorrupt
-	}
-	b = b[n:]
-	t := New(cfg, since)
 	for range count {
-		if len(b) < 8 {
-			return nil, nil, errCorrupt
-		}
-		k := binary.LittleEndian.Uint64(b)
-		b = b[8:]
-		var st state
-		for _, f := range []*int64{&st.start, &st.time, &st.seen} {
-			v, n := binary.Varint(b)
-			if n <= 0 {
-				return nil, nil, errCorrupt
-			}
-			*f = v
-			b = b[n:]
-		}
-		if len(b) < 16 {
-			return nil, nil, errCorrupt
-		}
-		st.total = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		st.good = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
-		b = b[16:]
-		if !valid(Point{Start: st.start, Time: st.time, Total: st.total, Good: st.good}) {
-			return nil, nil, errCorrupt
+		k := r.Uint64()
+		st := state{start: r.Varint(), time: r.Varint(), seen: r.Varint()}
+		// Written as bits: a corrupt NaN fails valid below.
+		st.total = math.Float64frombits(r.Uint64())
+		st.good = math.Float64frombits(r.Uint64())
+		if r.Err() != nil || !valid(Point{Start: st.start, Time: st.time, Total: st.total, Good: st.good}) {
+			return nil, errCorrupt
 		}
 		t.series[k] = st
 	}
-	count, n = binary.Uvarint(b)
-	if n <= 0 || count > uint64(len(b)) {
-		return nil, nil, errCorrupt
+	count = r.Uvarint()
+	if count > uint64(len(r.Rest())) {
+		return nil, errCorrupt
 	}
-	b = b[n:]
 	for range count {
-		if len(b) < 8 {
-			return nil, nil, errCorrupt
-		}
-		k := binary.LittleEndian.Uint64(b)
-		b = b[8:]
-		var pr producer
-		for _, f := range []*int64{&pr.first, &pr.seen} {
-			v, n := binary.Varint(b)
-			if n <= 0 {
-				return nil, nil, errCorrupt
-			}
-			*f = v
-			b = b[n:]
-		}
-		t.producers[k] = pr
+		k := r.Uint64()
+		t.producers[k] = producer{first: r.Varint(), seen: r.Varint()}
 	}
-	return t, b, nil
+	if r.Err() != nil {
+		return nil, errCorrupt
+	}
+	return t, nil
 }

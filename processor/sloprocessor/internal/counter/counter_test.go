@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/statecodec"
 )
 
 const (
@@ -278,7 +280,9 @@ func TestCodec(t *testing.T) {
 	tr.Cumulative(1010*sec, 2, Point{Start: 1005 * sec, Time: 1010 * sec, Total: 3, Producer: 4})
 	b := tr.AppendBinary(nil)
 
-	got, rest, err := Decode(Config{MaxSeries: 10}, append(b, 7))
+	r := statecodec.NewReader(append(b, 7))
+	got, err := Decode(Config{MaxSeries: 10}, r)
+	rest := r.Rest()
 	require.NoError(t, err)
 	assert.Equal(t, []byte{7}, rest)
 	assert.Equal(t, tr.series, got.series)
@@ -299,7 +303,7 @@ func TestCodec(t *testing.T) {
 			if name == "more series than max" {
 				cfg.MaxSeries = 1
 			}
-			_, _, err := Decode(cfg, in)
+			_, err := Decode(cfg, statecodec.NewReader(in))
 			assert.Error(t, err)
 		})
 	}
@@ -311,7 +315,7 @@ func FuzzDecode(f *testing.F) {
 	tr.Cumulative(1010*sec, 1, Point{Start: 500 * sec, Time: 1010 * sec, Total: 10, Good: 8})
 	f.Add(tr.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tr, _, err := Decode(Config{MaxSeries: 1000}, b)
+		tr, err := Decode(Config{MaxSeries: 1000}, statecodec.NewReader(b))
 		if err != nil {
 			return
 		}

@@ -5,9 +5,10 @@ package sli
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/statecodec"
 )
 
 // groupCodecVersion is the first byte of an encoded group.
@@ -53,105 +54,52 @@ func appendRing(b []byte, r *ring) []byte {
 
 // errCorrupt is returned for state that cannot have been written by
 // AppendBinary.
-var errCorrupt = errors.New("corrupt SLO group state")
+var errCorrupt = fmt.Errorf("SLO group state: %w", statecodec.ErrCorrupt)
 
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) count() float64 {
-	f := math.Float64frombits(r.uvarint())
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		r.err = errCorrupt
-	}
-	return f
-}
-
-// DecodeGroup reads a group written by AppendBinary for the same spec and
-// returns it with the bytes that follow it. A spec whose resolutions changed
+// DecodeGroup reads a group written by AppendBinary for the same spec from r,
+// which is left at the bytes that follow it. A spec whose resolutions changed
 // since the state was written is an error: the caller starts afresh.
-func DecodeGroup(spec *Spec, b []byte) (*Group, []byte, error) {
-	r := &reader{b: b}
-	if v := r.byte(); r.err == nil && v != groupCodecVersion {
-		return nil, nil, fmt.Errorf("SLO group state version %d, want %d", v, groupCodecVersion)
+func DecodeGroup(spec *Spec, r *statecodec.Reader) (*Group, error) {
+	if v := r.Byte(); r.Err() == nil && v != groupCodecVersion {
+		return nil, fmt.Errorf("SLO group state version %d, want %d", v, groupCodecVersion)
 	}
-	g := NewGroup(spec, r.varint())
-	g.good = r.count()
-	g.total = r.count()
+	g := NewGroup(spec, r.Varint())
+	g.good = r.VarFloat64()
+	g.total = r.VarFloat64()
 	decodeRing(r, &g.fine)
 	decodeRing(r, &g.coarse)
-	if r.err != nil {
-		return nil, nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	return g, r.b, nil
+	return g, nil
 }
 
-func decodeRing(r *reader, ring *ring) {
-	if res := r.varint(); r.err == nil && res != ring.res {
-		r.err = fmt.Errorf("slot width changed from %d ns to %d ns: %w", res, ring.res, errCorrupt)
+func decodeRing(r *statecodec.Reader, ring *ring) {
+	if res := r.Varint(); r.Err() == nil && res != ring.res {
+		r.Fail(fmt.Errorf("slot width changed from %d ns to %d ns: %w", res, ring.res, errCorrupt))
 	}
-	if r.byte() == 0 || r.err != nil {
+	if r.Byte() == 0 || r.Err() != nil {
 		return
 	}
-	head := r.varint()
+	head := r.Varint()
 	if head > math.MaxInt64/ring.res || head < math.MinInt64/ring.res {
-		r.err = errCorrupt
+		r.Fail(errCorrupt)
 		return
 	}
 	ring.advance(head)
-	n := r.uvarint()
+	n := r.Uvarint()
 	if n > uint64(len(ring.slots)) {
-		r.err = errCorrupt
+		r.Fail(errCorrupt)
 		return
 	}
 	for range n {
-		age := r.uvarint()
-		p := pair{good: r.count(), total: r.count()}
-		if r.err != nil {
+		age := r.Uvarint()
+		p := pair{good: r.VarFloat64(), total: r.VarFloat64()}
+		if r.Err() != nil {
 			return
 		}
 		if age >= uint64(len(ring.slots)) {
-			r.err = errCorrupt
+			r.Fail(errCorrupt)
 			return
 		}
 		ring.slots[ring.idx(ring.head-int64(age))] = p

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/statecodec"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -23,7 +25,9 @@ func TestCodecRoundTrip(t *testing.T) {
 	g.Evaluate(now, at(-time.Hour), &want)
 
 	b := g.AppendBinary([]byte("prefix"))
-	g2, rest, err := DecodeGroup(spec, append(b[len("prefix"):], 0xEE))
+	r := statecodec.NewReader(append(b[len("prefix"):], 0xEE))
+	g2, err := DecodeGroup(spec, r)
+	rest := r.Rest()
 	require.NoError(t, err)
 	assert.Equal(t, []byte{0xEE}, rest)
 	assert.Equal(t, g.Created, g2.Created)
@@ -61,7 +65,7 @@ func TestCodecRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := DecodeGroup(tt.spec, tt.b)
+			_, err := DecodeGroup(tt.spec, statecodec.NewReader(tt.b))
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
@@ -75,7 +79,7 @@ func FuzzDecodeGroup(f *testing.F) {
 	g.Add(at(time.Hour), at(time.Hour), 3, 4)
 	f.Add(g.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		g, _, err := DecodeGroup(spec, b)
+		g, err := DecodeGroup(spec, statecodec.NewReader(b))
 		if err != nil {
 			return
 		}

@@ -1,0 +1,107 @@
+package sloprocessor
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/sli"
+)
+
+// sloSpec turns one SLO's configuration and the processor-wide windows and
+// alert rules into the engine's prepared sli.Spec. It is the one place the
+// configuration is parsed for the engine: Validate reports its errors and
+// NewEvaluator runs on its result. fieldErrs name the SLO's own fields;
+// prepareErr, set only without them, is the engine's refusal of the
+// combination (for example a budget_resolution that does not divide 15m
+// with a calendar window).
+func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prepareErr error) {
+	target, err := s.Objective.target()
+	if err != nil {
+		fieldErrs = append(fieldErrs, err)
+	}
+	budget, err := s.TimeWindow.budget(time.Duration(cfg.BudgetResolution))
+	if err != nil {
+		fieldErrs = append(fieldErrs, err)
+	}
+	if len(fieldErrs) > 0 {
+		return sli.Spec{}, fieldErrs, nil
+	}
+	spec = sli.Spec{
+		Target:           target,
+		Resolution:       time.Duration(cfg.Resolution),
+		BudgetResolution: time.Duration(cfg.BudgetResolution),
+		Budget:           budget,
+		MinEvents:        cfg.Alerting.MinEvents,
+		MaxFutureSkew:    cfg.MaxFutureSkew,
+	}
+	for _, w := range cfg.Windows {
+		spec.Windows = append(spec.Windows, sli.Window{Name: w.String(), Length: time.Duration(w)})
+	}
+	for _, r := range cfg.Alerting.Rules {
+		spec.Rules = append(spec.Rules, sli.Rule{
+			Severity: r.Severity, Factor: r.Factor,
+			Long: slices.Index(cfg.Windows, r.LongWindow), Short: slices.Index(cfg.Windows, r.ShortWindow),
+		})
+	}
+	if err := spec.Prepare(); err != nil {
+		return sli.Spec{}, nil, fmt.Errorf("time_window: %w", err)
+	}
+	return spec, nil, nil
+}
+
+func (o ObjectiveConfig) target() (float64, error) {
+	switch {
+	case o.Target != 0 && o.TargetPercent != 0:
+		return 0, errors.New("objective: set target or target_percent, not both")
+	case o.TargetPercent != 0:
+		if !(o.TargetPercent > 0 && o.TargetPercent < 100) {
+			return 0, fmt.Errorf("objective.target_percent: must be in (0,100), got %v", o.TargetPercent)
+		}
+		return o.TargetPercent / 100, nil
+	case o.Target > 1 && o.Target < 100:
+		return 0, fmt.Errorf("objective.target: must be in (0,1), got %v — did you mean %v?", o.Target, o.Target/100)
+	case !(o.Target > 0 && o.Target < 1):
+		return 0, fmt.Errorf("objective.target: must be in (0,1), got %v — e.g. 0.999, or target_percent: 99.9", o.Target)
+	}
+	return o.Target, nil
+}
+
+// budget parses the SLO's own time window.
+func (w TimeWindowConfig) budget(budgetRes time.Duration) (sli.BudgetWindow, error) {
+	rolling := w.IsRolling == nil || *w.IsRolling
+	if w.Calendar != nil && w.IsRolling != nil && *w.IsRolling {
+		return sli.BudgetWindow{}, errors.New("time_window: is_rolling: true conflicts with calendar — remove one")
+	}
+	if w.Calendar != nil || !rolling {
+		loc := time.UTC
+		if w.Calendar != nil && w.Calendar.TimeZone != "" {
+			var err error
+			if loc, err = time.LoadLocation(w.Calendar.TimeZone); err != nil {
+				return sli.BudgetWindow{}, fmt.Errorf("time_window.calendar.time_zone: %w — use an IANA name like Europe/Berlin", err)
+			}
+		}
+		switch w.Duration {
+		case "1M", "month":
+			return sli.BudgetWindow{Name: "month", Calendar: sli.Month, Location: loc}, nil
+		case "1w", "week":
+			return sli.BudgetWindow{Name: "week", Calendar: sli.Week, Location: loc}, nil
+		}
+		return sli.BudgetWindow{}, fmt.Errorf("time_window.duration: calendar windows are 1M (month) or 1w (week), got %q", w.Duration)
+	}
+	if w.Duration == "" {
+		return sli.BudgetWindow{}, errors.New("time_window.duration: required, e.g. 30d (rolling) or 1M with calendar")
+	}
+	d, err := parseDuration(w.Duration)
+	if err != nil {
+		return sli.BudgetWindow{}, fmt.Errorf("time_window.duration: %w", err)
+	}
+	if d < time.Hour || d > 366*24*time.Hour {
+		return sli.BudgetWindow{}, fmt.Errorf("time_window.duration: %v is outside 1h..366d — SLO windows are typically 28d or 30d", Duration(d))
+	}
+	if budgetRes > 0 && d%budgetRes != 0 {
+		return sli.BudgetWindow{}, fmt.Errorf("time_window.duration: %v is not a multiple of budget_resolution %v", Duration(d), Duration(budgetRes))
+	}
+	return sli.BudgetWindow{Name: Duration(d).String(), Length: d}, nil
+}
