@@ -30,7 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 func main() {
@@ -157,14 +157,18 @@ func diagnoseCommand(ctx context.Context, o options, positional []string, stdin 
 	default:
 		return errors.New("usage: kubectl diagnose pod NAME [-n NAMESPACE] | kubectl diagnose -f pod.json [--events events.json]")
 	}
+	// The events are chosen as the collector's informer cache chooses them.
+	choice := diagnosis.NewEventChoice(nil, 0)
 	for i := range pods {
 		p := &pods[i]
 		lean := diagnosis.FromPod(p, o.diag.MaxMessageLength, nil)
 		var le []diagnosis.Event
-		for _, e := range diagnosis.EventsFor(p, events) {
-			le = append(le, diagnosis.FromEvent(&e, o.diag.MaxMessageLength, nil))
+		for _, e := range EventsFor(p, events) {
+			if choice.Relevant(&e) {
+				le = append(le, diagnosis.FromEvent(&e, o.diag.MaxMessageLength, nil))
+			}
 		}
-		d := diagnosis.Diagnose(&lean, le, now, o.diag)
+		d := diagnosis.Diagnose(&lean, choice.Newest(le), now, o.diag)
 		if err := write(stdout, o.output, p, d, now); err != nil {
 			return err
 		}
@@ -177,7 +181,7 @@ func readFiles(o options, stdin io.Reader) ([]corev1.Pod, []corev1.Event, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-f: %w", err)
 	}
-	pods, err := diagnosis.DecodePods(data)
+	pods, err := DecodePods(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-f %s: %w", o.file, err)
 	}
@@ -188,7 +192,7 @@ func readFiles(o options, stdin io.Reader) ([]corev1.Pod, []corev1.Event, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--events: %w", err)
 	}
-	events, err := diagnosis.DecodeEvents(data)
+	events, err := DecodeEvents(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--events %s: %w", o.events, err)
 	}

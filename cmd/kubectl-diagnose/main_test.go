@@ -18,12 +18,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 const now = "2026-11-22T12:00:00Z"
 
-var coreTestdata = filepath.Join("..", "..", "processor", "k8spoddiagnosticsprocessor", "diagnosis", "testdata")
+var coreTestdata = filepath.Join("..", "..", "internal", "poddiagnosis", "diagnosis", "testdata")
 
 func noCluster(string, string) (kubernetes.Interface, string, error) {
 	return nil, "", errors.New("no cluster in this test")
@@ -85,9 +85,9 @@ func TestFileFromStdinAndNowChangesStuck(t *testing.T) {
 }
 
 func TestPodFromClusterFakeClientset(t *testing.T) {
-	pods, err := diagnosis.DecodePods(mustRead(t, "testdata/pods.json"))
+	pods, err := DecodePods(mustRead(t, "testdata/pods.json"))
 	require.NoError(t, err)
-	events, err := diagnosis.DecodeEvents(mustRead(t, "testdata/events.json"))
+	events, err := DecodeEvents(mustRead(t, "testdata/events.json"))
 	require.NoError(t, err)
 	cs := fake.NewClientset(&pods[0], &events[0], &events[1], &events[2], &events[3])
 	var gotContext string

@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podtest"
 )
 
 const (

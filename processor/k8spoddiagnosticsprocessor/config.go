@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
 )
 
 // Config configures the k8spoddiagnostics processor.

@@ -5,6 +5,8 @@ package k8spoddiagnosticsprocessor
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -13,10 +15,9 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/kubeclient"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
 )
 
 // ClientProvider builds the Kubernetes client for a processor configuration
@@ -51,9 +52,9 @@ func createDefaultConfig() component.Config {
 		APIConfig: kubeclient.APIConfig{AuthType: kubeclient.AuthTypeServiceAccount},
 		Events: EventsConfig{
 			Enabled:   true,
-			Reasons:   append([]string(nil), podcache.DefaultEventReasons...),
+			Reasons:   append([]string(nil), diagnosis.DefaultEventReasons...),
 			Window:    d.EventWindow,
-			MaxPerPod: 8,
+			MaxPerPod: diagnosis.DefaultMaxEventsPerPod,
 		},
 		Association: AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip"}},
 		Attributes: AttributesConfig{
@@ -106,4 +107,37 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 	}
 	return processorhelper.NewTraces(ctx, set, cfg, next, sig.processTraces, capabilities,
 		processorhelper.WithStart(pd.Start), processorhelper.WithShutdown(pd.Shutdown))
+}
+
+// sharedDiagnostics maps a processor configuration to its podDiagnostics.
+type sharedDiagnostics struct {
+	mu sync.Mutex
+	m  map[*Config]*podDiagnostics
+}
+
+func newSharedDiagnostics() *sharedDiagnostics {
+	return &sharedDiagnostics{m: map[*Config]*podDiagnostics{}}
+}
+
+func (s *sharedDiagnostics) acquire(set processor.Settings, cfg *Config, provider ClientProvider, kind signalKind) (*podDiagnostics, *signalProcessor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pd := s.m[cfg]
+	if pd == nil {
+		tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating the processor's telemetry: %w", err)
+		}
+		pd = &podDiagnostics{cfg: cfg, logger: set.Logger, provider: provider, tb: tb}
+		pd.release = func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			delete(s.m, cfg)
+		}
+		s.m[cfg] = pd
+	}
+	pd.mu.Lock()
+	pd.refs++
+	pd.mu.Unlock()
+	return pd, newSignalProcessor(pd, kind), nil
 }

@@ -7,30 +7,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
-)
-
-// Resource attributes the association reads.
-const (
-	attrPodUID       = "k8s.pod.uid"
-	attrPodName      = "k8s.pod.name"
-	attrNamespace    = "k8s.namespace.name"
-	watchLogInterval = time.Minute
 )
 
 // podDiagnostics is the state one processor configuration shares across the
@@ -51,38 +39,8 @@ type podDiagnostics struct {
 	lastWatchLog atomic.Int64
 }
 
-// sharedDiagnostics maps a processor configuration to its podDiagnostics.
-type sharedDiagnostics struct {
-	mu sync.Mutex
-	m  map[*Config]*podDiagnostics
-}
-
-func newSharedDiagnostics() *sharedDiagnostics {
-	return &sharedDiagnostics{m: map[*Config]*podDiagnostics{}}
-}
-
-func (s *sharedDiagnostics) acquire(set processor.Settings, cfg *Config, provider ClientProvider, kind signalKind) (*podDiagnostics, *signalProcessor, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pd := s.m[cfg]
-	if pd == nil {
-		tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
-		if err != nil {
-			return nil, nil, fmt.Errorf("creating the processor's telemetry: %w", err)
-		}
-		pd = &podDiagnostics{cfg: cfg, logger: set.Logger, provider: provider, tb: tb}
-		pd.release = func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			delete(s.m, cfg)
-		}
-		s.m[cfg] = pd
-	}
-	pd.mu.Lock()
-	pd.refs++
-	pd.mu.Unlock()
-	return pd, newSignalProcessor(pd, kind), nil
-}
+// watchLogInterval is the least time between two logged list/watch failures.
+const watchLogInterval = time.Minute
 
 // Start builds the client and the cache and starts the informers; the first
 // pipeline to start does it. It waits for the first sync only when
@@ -111,7 +69,6 @@ func (pd *podDiagnostics) Start(ctx context.Context, _ component.Host) error {
 		EventReasons:       pd.cfg.Events.Reasons,
 		MaxEventsPerPod:    pd.cfg.Events.MaxPerPod,
 		RediagnoseInterval: pd.cfg.RediagnoseInterval,
-		MaxMessageLength:   pd.cfg.MaxMessageLength,
 		Diagnosis:          pd.cfg.diagnosisOptions(),
 		OnWatchError:       pd.onWatchError,
 	}, pd.logger)
@@ -172,87 +129,4 @@ func (pd *podDiagnostics) onWatchError(resource string, err error) {
 	}
 	pd.logger.Warn("Kubernetes list/watch failed; serving the last known diagnoses while the informer retries",
 		zap.String("resource", resource), zap.Error(err))
-}
-
-// outcome of matching one resource.
-type outcome int
-
-const (
-	outcomeAnnotated outcome = iota
-	outcomeUnmatched
-	outcomeUnidentified
-	outcomeCount
-)
-
-// lookup finds the diagnosis of the pod a resource belongs to: by UID, then
-// name + namespace, then pod IP attributes, then the connection's peer IP.
-func (pd *podDiagnostics) lookup(ctx context.Context, c *podcache.Cache, attrs pcommon.Map) (*podcache.Result, outcome) {
-	identified := false
-	if uid, ok := str(attrs, attrPodUID); ok && uid != "" {
-		identified = true
-		if r, ok := c.ByUID(uid); ok {
-			return r, outcomeAnnotated
-		}
-	}
-	if name, ok := str(attrs, attrPodName); ok && name != "" {
-		if ns, ok := str(attrs, attrNamespace); ok && ns != "" {
-			identified = true
-			if r, ok := c.ByName(ns, name); ok {
-				return r, outcomeAnnotated
-			}
-		}
-	}
-	for _, key := range pd.cfg.Association.PodIPAttributes {
-		if ip, ok := str(attrs, key); ok && ip != "" {
-			identified = true
-			if r, ok := c.ByIP(ip); ok {
-				return r, outcomeAnnotated
-			}
-		}
-	}
-	if pd.cfg.Association.FromConnection {
-		if ip := peerIP(ctx); ip != "" {
-			identified = true
-			if r, ok := c.ByIP(ip); ok {
-				return r, outcomeAnnotated
-			}
-		}
-	}
-	if identified {
-		return nil, outcomeUnmatched
-	}
-	return nil, outcomeUnidentified
-}
-
-// str returns a string attribute; other types are rendered as text.
-func str(m pcommon.Map, key string) (string, bool) {
-	v, ok := m.Get(key)
-	if !ok {
-		return "", false
-	}
-	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str(), true
-	}
-	return v.AsString(), true
-}
-
-// peerIP returns the IP of the client that sent the data, if the receiver
-// recorded it.
-func peerIP(ctx context.Context) string {
-	switch a := client.FromContext(ctx).Addr.(type) {
-	case nil:
-		return ""
-	case *net.TCPAddr:
-		return a.IP.String()
-	case *net.UDPAddr:
-		return a.IP.String()
-	case *net.IPAddr:
-		return a.IP.String()
-	default:
-		host, _, err := net.SplitHostPort(a.String())
-		if err != nil {
-			return a.String()
-		}
-		return host
-	}
 }

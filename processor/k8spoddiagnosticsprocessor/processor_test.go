@@ -28,9 +28,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podtest"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadatatest"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
 )
 
 var testdataPod = podtest.Pod
@@ -263,10 +263,15 @@ func TestProcessorFakeClientsetNeverBlocksWhileAPIServerDown(t *testing.T) {
 func TestProcessorNotStartedPassesThrough(t *testing.T) {
 	f := NewFactoryWithClientProvider(fakeClientsetProvider(fake.NewClientset(), new(atomic.Int32)))
 	sink := new(consumertest.MetricsSink)
-	p, err := f.CreateMetrics(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), f.CreateDefaultConfig(), sink)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	p, err := f.CreateMetrics(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
 	require.NoError(t, err)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), metricsWith(map[string]any{"k8s.pod.uid": "x"})))
 	assert.Equal(t, 1, sink.DataPointCount())
+	metadatatest.AssertEqualK8sPodDiagnosticsResources(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("otelcol.signal", "metrics"), attribute.String("outcome", "not_started"))},
+	}, metricdatatest.IgnoreTimestamp()) // not_started, not unmatched: no cache was asked
 	require.NoError(t, p.Shutdown(context.Background()))
 }
 

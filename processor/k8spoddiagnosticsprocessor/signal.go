@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 )
 
 type signalKind int
@@ -27,7 +27,7 @@ const (
 
 var signalNames = [...]string{signalMetrics: "metrics", signalLogs: "logs", signalTraces: "traces"}
 
-var outcomeNames = [...]string{outcomeAnnotated: "annotated", outcomeUnmatched: "unmatched", outcomeUnidentified: "unidentified"}
+var outcomeNames = [...]string{outcomeAnnotated: "annotated", outcomeUnmatched: "unmatched", outcomeUnidentified: "unidentified", outcomeNotStarted: "not_started"}
 
 // signalProcessor annotates the resources of one signal with the attributes
 // selected for it.
@@ -89,8 +89,9 @@ func (sp *signalProcessor) newBatch() batch {
 
 func (b *batch) annotate(ctx context.Context, attrs pcommon.Map) {
 	if b.cache == nil {
-		// Not started yet: pass through.
-		b.counts[outcomeUnmatched]++
+		// Not started yet: pass through, counted as such (not as unmatched:
+		// no cache was asked).
+		b.counts[outcomeNotStarted]++
 		return
 	}
 	r, o := b.sp.pd.lookup(ctx, b.cache, attrs)

@@ -32,9 +32,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 )
 
 func TestMain(m *testing.M) { testcluster.Main(m) }

@@ -1,17 +1,15 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-package podcache // import "github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podcache"
+package podcache // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 
 import (
 	"sync"
 	"sync/atomic"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // cachedPod is what the pod informer stores instead of *corev1.Pod: the lean
@@ -39,38 +37,6 @@ type cachedEvent struct {
 
 func (e *cachedEvent) GetObjectMeta() metav1.Object {
 	return &metav1.ObjectMeta{Namespace: e.namespace, Name: e.name, ResourceVersion: e.resourceVersion}
-}
-
-// transformPod is the pod informer's TransformFunc. It must be idempotent:
-// tombstones and already transformed objects pass through.
-func (c *Cache) transformPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	return &cachedPod{Pod: diagnosis.FromPod(p, c.cfg.MaxMessageLength, c.interner)}, nil
-}
-
-func (c *Cache) transformEvent(obj any) (any, error) {
-	e, ok := obj.(*corev1.Event)
-	if !ok {
-		return obj, nil
-	}
-	ce := &cachedEvent{namespace: e.Namespace, name: e.Name, resourceVersion: e.ResourceVersion}
-	if c.eventReasons[e.Reason] && e.InvolvedObject.Kind == "Pod" && e.Type == corev1.EventTypeWarning {
-		ce.relevant = true
-		ce.podUID = string(e.InvolvedObject.UID)
-		ce.event = diagnosis.FromEvent(e, c.cfg.MaxMessageLength, c.interner)
-	}
-	return ce, nil
-}
-
-// unwrap returns the object inside a deletion tombstone.
-func unwrap(obj any) any {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return obj
 }
 
 // interner deduplicates strings that repeat across pods. It stops growing at

@@ -590,7 +590,8 @@ func (c *diagCtx) waiting(ct *Container) Diagnosis {
 	return d
 }
 
-// creatingEvents explain a pod stuck in ContainerCreating, most specific first.
+// creatingHints explain the events of a pod stuck in ContainerCreating, most
+// specific first.
 var creatingHints = []struct{ reason, fragment, hint string }{
 	{"FailedAttachVolume", "Multi-Attach", "the ReadWriteOnce volume is still attached to another node: wait for (or force) the old pod's deletion there, or use a ReadWriteMany volume"},
 	{"FailedAttachVolume", "", "the volume cannot be attached: check the CSI driver, the volume's zone and the node's attach limit"},

@@ -1,12 +1,13 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package podtest gives the processor's tests and benchmarks the diagnosis
+// Package podtest gives the pod-diagnosis tests and benchmarks the diagnosis
 // testdata (pods as `kubectl get pod -o json` prints them) and fleets of
 // distinct pods built from them.
-package podtest // import "github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
+package podtest // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podtest"
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +18,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 )
 
 // Now is the time the testdata pods were authored against.
@@ -36,11 +35,11 @@ func Pod(tb testing.TB, name string) *corev1.Pod {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pods, err := diagnosis.DecodePods(b)
-	if err != nil {
+	var pod corev1.Pod
+	if err := json.Unmarshal(b, &pod); err != nil {
 		tb.Fatal(err)
 	}
-	return &pods[0]
+	return &pod
 }
 
 // Events loads diagnosis/testdata/events/<name>.json.
@@ -50,11 +49,11 @@ func Events(tb testing.TB, name string) []corev1.Event {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	events, err := diagnosis.DecodeEvents(b)
-	if err != nil {
+	var list corev1.EventList
+	if err := json.Unmarshal(b, &list); err != nil {
 		tb.Fatal(err)
 	}
-	return events
+	return list.Items
 }
 
 // Clone returns a copy of tmpl with a distinct identity (name, UID,

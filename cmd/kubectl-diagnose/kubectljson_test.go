@@ -1,7 +1,7 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-package diagnosis
+package main
 
 import (
 	"testing"

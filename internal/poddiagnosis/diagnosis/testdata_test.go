@@ -4,6 +4,7 @@
 package diagnosis
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,10 +21,9 @@ func loadPod(t testing.TB, name string) *corev1.Pod {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "pods", name+".json"))
 	require.NoError(t, err)
-	pods, err := DecodePods(b)
-	require.NoError(t, err)
-	require.Len(t, pods, 1)
-	return &pods[0]
+	var pod corev1.Pod
+	require.NoError(t, json.Unmarshal(b, &pod))
+	return &pod
 }
 
 // loadEvents returns the events of testdata/events/<name>.json, or none.
@@ -34,9 +34,9 @@ func loadEvents(t testing.TB, name string) []corev1.Event {
 		return nil
 	}
 	require.NoError(t, err)
-	events, err := DecodeEvents(b)
-	require.NoError(t, err)
-	return events
+	var list corev1.EventList
+	require.NoError(t, json.Unmarshal(b, &list))
+	return list.Items
 }
 
 func leanEvents(evs []corev1.Event) []Event {

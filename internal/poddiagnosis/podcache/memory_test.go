@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/podtest"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podtest"
 )
 
 // fillCache pushes n pods through the informer's transform and store and the
