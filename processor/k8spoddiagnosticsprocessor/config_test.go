@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/xconfmap"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
 )
 
@@ -25,9 +26,9 @@ func TestLoadConfig(t *testing.T) {
 	defaults := createDefaultConfig().(*Config)
 	agent := createDefaultConfig().(*Config)
 	agent.APIConfig = kubeclient.APIConfig{AuthType: kubeclient.AuthTypeServiceAccount, KubeAPIQPS: 20, KubeAPIBurst: 40}
-	agent.Filter = FilterConfig{NodeFromEnvVar: "K8S_NODE_NAME", Namespaces: []string{"shop", "payments"},
+	agent.Filter = podcache.FilterConfig{NodeFromEnvVar: "K8S_NODE_NAME", Namespaces: []string{"shop", "payments"},
 		Labels: "app.kubernetes.io/part-of=shop,tier!=batch"}
-	agent.Events = EventsConfig{Enabled: true, Reasons: []string{"FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Unhealthy"},
+	agent.Events = podcache.EventsConfig{Enabled: true, Reasons: []string{"FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "Unhealthy"},
 		Window: 30 * time.Minute, MaxPerPod: 4}
 	agent.Association = AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip", "net.host.ip"}, FromConnection: true}
 	agent.Attributes = AttributesConfig{
@@ -35,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 		Logs:    []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
 		Traces:  []string{"reason", "stuck"},
 	}
-	agent.Thresholds = ThresholdsConfig{Scheduling: 2 * time.Minute, Startup: 10 * time.Minute, NotReady: 3 * time.Minute,
+	agent.Thresholds = podcache.ThresholdsConfig{Scheduling: 2 * time.Minute, Startup: 10 * time.Minute, NotReady: 3 * time.Minute,
 		Terminating: 5 * time.Minute, RestartWindow: time.Hour}
 	agent.MaxMessageLength = 256
 	agent.RediagnoseInterval = 15 * time.Second

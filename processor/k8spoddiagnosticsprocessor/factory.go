@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -15,8 +14,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
 )
 
@@ -28,15 +27,23 @@ type ClientProvider func(*Config) (kubernetes.Interface, error)
 
 // NewFactory returns the factory of the k8spoddiagnostics processor.
 func NewFactory() processor.Factory {
-	return NewFactoryWithClientProvider(func(cfg *Config) (kubernetes.Interface, error) {
+	return NewFactoryWithRegistry(func(cfg *Config) (kubernetes.Interface, error) {
 		return kubeclient.New(cfg.APIConfig)
-	})
+	}, podcache.Shared())
 }
 
 // NewFactoryWithClientProvider returns a factory whose processors get their
-// Kubernetes client from provider instead of from auth_type.
+// Kubernetes client from provider instead of from auth_type, and share their
+// caches only among themselves.
 func NewFactoryWithClientProvider(provider ClientProvider) processor.Factory {
-	f := &factory{provider: provider, shared: newSharedDiagnostics()}
+	return NewFactoryWithRegistry(provider, podcache.NewRegistry())
+}
+
+// NewFactoryWithRegistry returns a factory whose processors get their
+// Kubernetes client from provider and share caches through reg (with the
+// pod-diagnosis receivers that use reg too).
+func NewFactoryWithRegistry(provider ClientProvider, reg *podcache.Registry) processor.Factory {
+	f := &factory{provider: provider, shared: newSharedDiagnostics(reg)}
 	return processor.NewFactory(
 		metadata.Type,
 		createDefaultConfig,
@@ -47,31 +54,14 @@ func NewFactoryWithClientProvider(provider ClientProvider) processor.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	d := diagnosis.DefaultOptions()
 	return &Config{
-		APIConfig: kubeclient.APIConfig{AuthType: kubeclient.AuthTypeServiceAccount},
-		Events: EventsConfig{
-			Enabled:   true,
-			Reasons:   append([]string(nil), diagnosis.DefaultEventReasons...),
-			Window:    d.EventWindow,
-			MaxPerPod: diagnosis.DefaultMaxEventsPerPod,
-		},
-		Association: AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip"}},
+		ComponentConfig: podcache.DefaultComponentConfig(),
+		Association:     AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip"}},
 		Attributes: AttributesConfig{
 			Metrics: []string{"status", "stuck", "reason", "container"},
 			Logs:    []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
 			Traces:  []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
 		},
-		Thresholds: ThresholdsConfig{
-			Scheduling:    d.SchedulingTimeout,
-			Startup:       d.StartupTimeout,
-			NotReady:      d.NotReadyTimeout,
-			Terminating:   d.TerminatingTimeout,
-			RestartWindow: d.RestartWindow,
-		},
-		MaxMessageLength:   d.MaxMessageLength,
-		RediagnoseInterval: 30 * time.Second,
-		WaitForSyncTimeout: 10 * time.Second,
 	}
 }
 
@@ -111,12 +101,13 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 
 // sharedDiagnostics maps a processor configuration to its podDiagnostics.
 type sharedDiagnostics struct {
-	mu sync.Mutex
-	m  map[*Config]*podDiagnostics
+	mu       sync.Mutex
+	m        map[*Config]*podDiagnostics
+	registry *podcache.Registry
 }
 
-func newSharedDiagnostics() *sharedDiagnostics {
-	return &sharedDiagnostics{m: map[*Config]*podDiagnostics{}}
+func newSharedDiagnostics(reg *podcache.Registry) *sharedDiagnostics {
+	return &sharedDiagnostics{m: map[*Config]*podDiagnostics{}, registry: reg}
 }
 
 func (s *sharedDiagnostics) acquire(set processor.Settings, cfg *Config, provider ClientProvider, kind signalKind) (*podDiagnostics, *signalProcessor, error) {
@@ -128,7 +119,7 @@ func (s *sharedDiagnostics) acquire(set processor.Settings, cfg *Config, provide
 		if err != nil {
 			return nil, nil, fmt.Errorf("creating the processor's telemetry: %w", err)
 		}
-		pd = &podDiagnostics{cfg: cfg, logger: set.Logger, provider: provider, tb: tb}
+		pd = &podDiagnostics{cfg: cfg, logger: set.Logger, provider: provider, tb: tb, registry: s.registry}
 		pd.release = func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/internal/metadata"
@@ -35,6 +35,10 @@ type podDiagnostics struct {
 	refs    int
 	started bool
 	release func()
+	// registry shares the cache with the other pod-diagnosis components;
+	// releaseCache gives it back.
+	registry     *podcache.Registry
+	releaseCache func()
 
 	lastWatchLog atomic.Int64
 }
@@ -42,7 +46,8 @@ type podDiagnostics struct {
 // watchLogInterval is the least time between two logged list/watch failures.
 const watchLogInterval = time.Minute
 
-// Start builds the client and the cache and starts the informers; the first
+// Start acquires the shared cache (the first pod-diagnosis component with
+// these settings builds the client and starts the informers); the first
 // pipeline to start does it. It waits for the first sync only when
 // wait_for_sync is set.
 func (pd *podDiagnostics) Start(ctx context.Context, _ component.Host) error {
@@ -51,27 +56,20 @@ func (pd *podDiagnostics) Start(ctx context.Context, _ component.Host) error {
 	if pd.started {
 		return nil
 	}
-	node := ""
-	if env := pd.cfg.Filter.NodeFromEnvVar; env != "" {
-		if node = os.Getenv(env); node == "" {
-			return fmt.Errorf("filter.node_from_env_var: environment variable %s is empty — set it from the downward API (fieldRef spec.nodeName)", env)
-		}
-	}
-	cs, err := pd.provider(pd.cfg)
+	node, err := pd.cfg.NodeName()
 	if err != nil {
-		return fmt.Errorf("connecting to the Kubernetes API: %w", err)
+		return err
 	}
-	c := podcache.New(cs, podcache.Config{
-		Namespaces:         pd.cfg.Filter.Namespaces,
-		NodeName:           node,
-		LabelSelector:      pd.cfg.Filter.Labels,
-		Events:             pd.cfg.Events.Enabled,
-		EventReasons:       pd.cfg.Events.Reasons,
-		MaxEventsPerPod:    pd.cfg.Events.MaxPerPod,
-		RediagnoseInterval: pd.cfg.RediagnoseInterval,
-		Diagnosis:          pd.cfg.diagnosisOptions(),
-		OnWatchError:       pd.onWatchError,
-	}, pd.logger)
+	c, release, err := pd.registry.Acquire(&pd.cfg.ComponentConfig, node, func() (kubernetes.Interface, error) {
+		cs, err := pd.provider(pd.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to the Kubernetes API: %w", err)
+		}
+		return cs, nil
+	}, pd.logger, pd.onWatchError)
+	if err != nil {
+		return err
+	}
 	if err := errors.Join(
 		pd.tb.RegisterK8sPodDiagnosticsPodsCachedCallback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(c.Stats().Pods))
@@ -84,25 +82,17 @@ func (pd *podDiagnostics) Start(ctx context.Context, _ component.Host) error {
 			return nil
 		}),
 	); err != nil {
+		release()
 		return fmt.Errorf("registering the processor's telemetry: %w", err)
 	}
-	// The informers outlive Start's context; Shutdown stops them.
-	c.Start(context.Background())
+	pd.releaseCache = release
 	pd.cache.Store(c)
 	pd.started = true
-	pd.logger.Info("Pod diagnostics cache started", zap.Stringer("selection", c))
-	if pd.cfg.WaitForSync {
-		wctx, cancel := context.WithTimeout(ctx, pd.cfg.WaitForSyncTimeout)
-		defer cancel()
-		if err := c.WaitForSync(wctx); err != nil {
-			return fmt.Errorf("wait_for_sync: the pod cache did not sync within %s (%w) — check API server reachability and RBAC (list/watch pods), or raise wait_for_sync_timeout", pd.cfg.WaitForSyncTimeout, err)
-		}
-	}
-	return nil
+	return pd.cfg.AwaitSync(ctx, c)
 }
 
-// Shutdown stops the informers when the last pipeline using this
-// configuration shuts down.
+// Shutdown gives the cache back when the last pipeline using this
+// configuration shuts down; the last component holding it stops the informers.
 func (pd *podDiagnostics) Shutdown(context.Context) error {
 	pd.mu.Lock()
 	defer pd.mu.Unlock()
@@ -110,8 +100,8 @@ func (pd *podDiagnostics) Shutdown(context.Context) error {
 	if pd.refs > 0 {
 		return nil
 	}
-	if c := pd.cache.Load(); c != nil {
-		c.Stop()
+	if pd.releaseCache != nil {
+		pd.releaseCache()
 	}
 	pd.tb.Shutdown()
 	pd.release()

@@ -25,7 +25,7 @@ var Now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func testdataDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "diagnosis", "testdata")
+	return filepath.Join(filepath.Dir(file), "..", "diagnosis", "testdata")
 }
 
 // Pod loads diagnosis/testdata/pods/<name>.json.

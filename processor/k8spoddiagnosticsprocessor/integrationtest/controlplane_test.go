@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor"
 )
@@ -70,7 +71,7 @@ func startProcessor(t *testing.T, client kubernetes.Interface, ns string) *pipel
 	})
 	cfg := f.CreateDefaultConfig().(*k8spoddiagnosticsprocessor.Config)
 	cfg.Filter.Namespaces = []string{ns}
-	cfg.Thresholds = k8spoddiagnosticsprocessor.ThresholdsConfig{RestartWindow: time.Hour}
+	cfg.Thresholds = podcache.ThresholdsConfig{RestartWindow: time.Hour}
 	cfg.Attributes.Metrics = []string{"status", "stuck", "reason", "container", "message"}
 	cfg.RediagnoseInterval = time.Second
 	cfg.WaitForSync = true
