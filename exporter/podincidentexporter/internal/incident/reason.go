@@ -6,7 +6,7 @@ package incident
 import (
 	"strings"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // family maps reasons the kubelet alternates between for one problem to one

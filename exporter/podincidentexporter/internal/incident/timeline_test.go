@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // The timelines below script Kubernetes pods (the diagnosis core's lean view,
