@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-sre/otelcol-sre/internal/storageclient"
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/metadata"
 )
 
@@ -86,17 +87,9 @@ func (p *sloProcessor) start(ctx context.Context, host component.Host) error {
 }
 
 func (p *sloProcessor) openStorage(ctx context.Context, host component.Host) error {
-	ext, ok := host.GetExtensions()[*p.cfg.Storage]
-	if !ok {
-		return fmt.Errorf("storage: extension %q not found — add it under extensions and service.extensions", p.cfg.Storage)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return fmt.Errorf("storage: extension %q is not a storage extension — use file_storage", p.cfg.Storage)
-	}
-	client, err := se.GetClient(ctx, component.KindProcessor, p.set.ID, "")
+	client, err := storageclient.Open(ctx, host, *p.cfg.Storage, component.KindProcessor, p.set.ID, "")
 	if err != nil {
-		return fmt.Errorf("storage: getting a client from %q: %w", p.cfg.Storage, err)
+		return err
 	}
 	p.client = client
 	b, err := client.Get(ctx, stateKey)

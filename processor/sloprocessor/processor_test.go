@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/otelcol-sre/otelcol-sre/internal/storageclient/storageclienttest"
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/metadata"
 )
 
@@ -43,12 +43,6 @@ func (c *clock) set(t time.Time) {
 }
 
 // host hands extensions to components.
-type host struct {
-	component.Host
-	ext map[component.ID]component.Component
-}
-
-func (h host) GetExtensions() map[component.ID]component.Component { return h.ext }
 
 func TestProcessorPassesInputThroughAndEmitsOnItsTimer(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
@@ -80,17 +74,6 @@ func TestProcessorPassesInputThroughAndEmitsOnItsTimer(t *testing.T) {
 	assert.Equal(t, want, sink.AllMetrics()[0])
 }
 
-func newFileStorage(t *testing.T, dir string) (component.ID, extension.Extension) {
-	f := filestorage.NewFactory()
-	cfg := f.CreateDefaultConfig().(*filestorage.Config)
-	cfg.Directory = dir
-	id := component.MustNewID("file_storage")
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
-	return id, ext
-}
-
 func TestProcessorStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	cum := pmetric.AggregationTemporalityCumulative
@@ -101,9 +84,9 @@ func TestProcessorStateSurvivesRestart(t *testing.T) {
 		var ext extension.Extension
 		if storage {
 			var id component.ID
-			id, ext = newFileStorage(t, dir)
+			id, ext = storageclienttest.FileStorage(t, dir)
 			cfg.Storage = &id
-			h = host{Host: h, ext: map[component.ID]component.Component{id: ext}}
+			h = storageclienttest.Host{id: ext}
 		}
 		require.NoError(t, cfg.Validate())
 		p, err := newSLOProcessor(processortest.NewNopSettings(metadata.Type), cfg, sink, c.now)
@@ -198,13 +181,13 @@ func TestProcessorStorageErrors(t *testing.T) {
 			cfg.Storage = &id
 			p, err := newSLOProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), time.Now)
 			require.NoError(t, err)
-			assert.EqualError(t, p.start(context.Background(), host{Host: componenttest.NewNopHost(), ext: tt.ext}), tt.want)
+			assert.EqualError(t, p.start(context.Background(), storageclienttest.Host(tt.ext)), tt.want)
 		})
 	}
 }
 
 func TestProcessorCorruptStateStartsFresh(t *testing.T) {
-	id, ext := newFileStorage(t, t.TempDir())
+	id, ext := storageclienttest.FileStorage(t, t.TempDir())
 	defer func() { require.NoError(t, ext.Shutdown(context.Background())) }()
 	set := processortest.NewNopSettings(metadata.Type)
 	client, err := ext.(storage.Extension).GetClient(context.Background(), component.KindProcessor, set.ID, "")
@@ -218,7 +201,7 @@ func TestProcessorCorruptStateStartsFresh(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	p, err := newSLOProcessor(set, cfg, sink, c.now)
 	require.NoError(t, err)
-	require.NoError(t, p.start(context.Background(), host{Host: componenttest.NewNopHost(), ext: map[component.ID]component.Component{id: ext}}))
+	require.NoError(t, p.start(context.Background(), storageclienttest.Host{id: ext}))
 	_, err = p.processMetrics(context.Background(), requests(pmetric.AggregationTemporalityDelta, counterPoint{"/a", "200", "shop", -time.Second, 0, 5}))
 	require.NoError(t, err)
 	c.set(t0.Add(time.Minute))

@@ -247,15 +247,17 @@ func (e *Engine) evaluate(now time.Time) []Edge {
 	var edges []Edge
 	var startup []Edge
 	for _, in := range e.sorted() {
-		n := len(in.Pods)
-		in.Pods = slices.DeleteFunc(in.Pods, func(p Pod) bool { return e.expired(&p, now) })
-		if len(in.Pods) != n {
+		// The resolved edge lists the pods the incident had last.
+		remaining := slices.DeleteFunc(slices.Clone(in.Pods), func(p Pod) bool { return e.expired(&p, now) })
+		if len(remaining) != len(in.Pods) {
 			e.changed = true
 		}
+		if len(remaining) > 0 {
+			in.Pods = remaining
+		}
 		switch {
-		case len(in.Pods) == 0:
+		case len(remaining) == 0:
 			delete(e.incidents, groupKey(in.Group))
-			e.changed = true
 			if in.Open() && !in.Silent {
 				in.ResolvedAt = now
 				edges = append(edges, e.edge(Resolved, now, in))
