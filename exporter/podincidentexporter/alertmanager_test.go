@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 func freePort(t *testing.T) int {
@@ -32,7 +34,7 @@ func freePort(t *testing.T) int {
 // with config and returns its base URL.
 func startAlertmanager(t *testing.T, config string) string {
 	t.Helper()
-	bin := lookPath(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	bin := testenv.LookPath(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(config), 0o600))

@@ -7,4 +7,4 @@
 // incidents — opened once, escalated, reminded, resolved once — and delivers
 // them to Slack, webhooks and Alertmanager through exporterhelper queues,
 // keeping the incident table in a storage extension.
-package podincidentexporter // import "github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter"
+package podincidentexporter

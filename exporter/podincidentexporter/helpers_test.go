@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -31,21 +29,6 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter/internal/metadatatest"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
 )
-
-// lookPath returns a binary's path; outside CI a missing binary skips the
-// test, under CI=true it fails it.
-func lookPath(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " not found: apt-get install " + debianPackage
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
 
 // pod is one k8s.pod.diagnosis point as the receiver emits it.
 type pod struct {

@@ -3,7 +3,7 @@
 
 // Package storageclient opens a component's client of the storage extension
 // its `storage` setting names, with errors that say how to fix the config.
-package storageclient // import "github.com/otelcol-sre/otelcol-sre/internal/storageclient"
+package storageclient
 
 import (
 	"context"

@@ -3,7 +3,7 @@
 
 // Package storageclienttest runs a real file_storage extension for tests of
 // components that keep state through a storage extension.
-package storageclienttest // import "github.com/otelcol-sre/otelcol-sre/internal/storageclient/storageclienttest"
+package storageclienttest
 
 import (
 	"context"

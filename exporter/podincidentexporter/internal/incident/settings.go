@@ -6,7 +6,7 @@
 // resolved, and digests that fold a storm or the pods already stuck at
 // start-up into one message. It has no collector types and no goroutines;
 // every call takes the current time, so tests script timelines.
-package incident // import "github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter/internal/incident"
+package incident
 
 import (
 	"regexp"
