@@ -27,7 +27,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter/internal/metadatatest"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // pod is one k8s.pod.diagnosis point as the receiver emits it.

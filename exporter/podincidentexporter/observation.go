@@ -9,7 +9,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
 	"github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter/internal/incident"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // diagnosisMetric is the series the k8spoddiagnostics receiver emits: one

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter/internal/incident"
-	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 )
 
 // Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
