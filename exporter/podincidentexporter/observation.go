@@ -4,6 +4,9 @@
 package podincidentexporter
 
 import (
+	"cmp"
+	"strings"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -47,8 +50,14 @@ func ownerAttribute(kind string) string {
 	return attrPodName
 }
 
+// shortName is the last segment of a diagnosis attribute name: the
+// receiver's data points carry k8s.pod.diagnosis.reason as "reason" (so
+// PromQL joins read k8s_pod_diagnosis{reason=...}).
+func shortName(attr string) string { return attr[strings.LastIndexByte(attr, '.')+1:] }
+
 // observations reads the k8s.pod.diagnosis points of md. Attributes are
-// taken from the data point, then from its resource.
+// taken from the data point, then from its resource; the diagnosis ones
+// under their full name or their short name.
 func observations(md pmetric.Metrics) []incident.Observation {
 	var obs []incident.Observation
 	rms := md.ResourceMetrics()
@@ -82,10 +91,11 @@ func observation(point, res pcommon.Map) incident.Observation {
 		}
 		return ""
 	}
+	diag := func(k string) string { return cmp.Or(get(k), get(shortName(k))) }
 	o := incident.Observation{PodUID: get(attrPodUID), PodName: get(attrPodName), Namespace: get(attrNamespace),
-		Node: get(attrNode), Status: get(diagnosis.AttributeStatus), Stuck: get(diagnosis.AttributeStuck) == "true",
-		Reason: get(diagnosis.AttributeReason), Container: get(diagnosis.AttributeContainer),
-		Message: get(diagnosis.AttributeMessage), Hint: get(diagnosis.AttributeHint)}
+		Node: get(attrNode), Status: diag(diagnosis.AttributeStatus), Stuck: diag(diagnosis.AttributeStuck) == "true",
+		Reason: diag(diagnosis.AttributeReason), Container: diag(diagnosis.AttributeContainer),
+		Message: diag(diagnosis.AttributeMessage), Hint: diag(diagnosis.AttributeHint)}
 	for _, ow := range ownerAttributes {
 		if name := get(ow.attr); name != "" {
 			o.OwnerKind, o.OwnerName = ow.kind, name
