@@ -5,4 +5,5 @@
 // rules, dashboards) and the tests that validate them; see README.md.
 package deploy
 
+//go:generate go run ../cmd/slo-backtest rules --config configs/gateway-slo.yaml -o rules/slo-events.yaml
 //go:generate go run ./internal/gen/gendeploy -deploy .

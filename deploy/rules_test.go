@@ -15,6 +15,7 @@ import (
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
 	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/slorules"
 )
 
 func run(t *testing.T, name string, args ...string) {
@@ -26,19 +27,7 @@ func run(t *testing.T, name string, args ...string) {
 	t.Logf("%s %s:\n%s", filepath.Base(name), strings.Join(args, " "), out)
 }
 
-type ruleFile struct {
-	Groups []struct {
-		Name  string `json:"name"`
-		Rules []struct {
-			Alert       string            `json:"alert"`
-			Record      string            `json:"record"`
-			Expr        string            `json:"expr"`
-			For         string            `json:"for"`
-			Labels      map[string]string `json:"labels"`
-			Annotations map[string]string `json:"annotations"`
-		} `json:"rules"`
-	} `json:"groups"`
-}
+type ruleFile = slorules.File
 
 func ruleFiles(t *testing.T) map[string]ruleFile {
 	t.Helper()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -23,33 +22,6 @@ import (
 
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
 )
-
-func loadConfig(path string) (*sloprocessor.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the config: %w", err)
-	}
-	retrieved, err := confmap.NewRetrievedFromYAML(b)
-	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", path, err)
-	}
-	raw, err := retrieved.AsRaw()
-	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", path, err)
-	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: want the keys of processors: slo: (evaluation_interval, slos, ...) at the top", path)
-	}
-	cfg := sloprocessor.NewFactory().CreateDefaultConfig().(*sloprocessor.Config)
-	if err := confmap.NewFromStringMap(m).Unmarshal(cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
-}
 
 // batch is one line of the input: one export as the file exporter wrote it.
 type batch struct {

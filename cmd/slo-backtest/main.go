@@ -19,6 +19,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
 )
 
 func main() {
@@ -66,11 +68,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rules" {
+		return runRules(args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(o.config)
+	cfg, err := sloprocessor.LoadConfigFile(o.config, "slo")
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // combination (for example a budget_resolution that does not divide 15m
 // with a calendar window).
 func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prepareErr error) {
-	target, err := s.Objective.target()
+	target, err := s.Objective.Ratio()
 	if err != nil {
 		fieldErrs = append(fieldErrs, err)
 	}
@@ -51,7 +51,9 @@ func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prep
 	return spec, nil, nil
 }
 
-func (o ObjectiveConfig) target() (float64, error) {
+// Ratio returns the target as a ratio in (0,1), from target or
+// target_percent.
+func (o ObjectiveConfig) Ratio() (float64, error) {
 	switch {
 	case o.Target != 0 && o.TargetPercent != 0:
 		return 0, errors.New("objective: set target or target_percent, not both")
@@ -66,6 +68,13 @@ func (o ObjectiveConfig) target() (float64, error) {
 		return 0, fmt.Errorf("objective.target: must be in (0,1), got %v — e.g. 0.999, or target_percent: 99.9", o.Target)
 	}
 	return o.Target, nil
+}
+
+// Rolling returns the length of a rolling time window; ok is false for a
+// calendar window or one that does not parse.
+func (w TimeWindowConfig) Rolling() (length time.Duration, ok bool) {
+	b, err := w.budget(0)
+	return b.Length, err == nil && b.Calendar == sli.Rolling
 }
 
 // budget parses the SLO's own time window.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
+)
+
+// TestRulesGolden: the rules generated from testdata/slo.yaml are
+// testdata/rules/slo.rules.yaml (regenerate with -update).
+func TestRulesGolden(t *testing.T) {
+	golden := filepath.Join("testdata", "rules", "slo.rules.yaml")
+	out, stderr, err := runCLI(t, "rules", "--config", "testdata/slo.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "note: checkout-availability: the calendar time window \"1w\" has no PromQL range; its budget stays in-stream (slo_error_budget_remaining)\n", stderr)
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(out), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), out)
+}
+
+// TestRulesPromtool: promtool accepts the generated rules, and in its unit
+// tests (testdata/rules/slo.test.yaml) the page and ticket alerts fire on
+// scripted burns across a replica change and stay quiet below min_events
+// and after recovery.
+func TestRulesPromtool(t *testing.T) {
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
+	for _, args := range [][]string{
+		{"check", "rules", "slo.rules.yaml"},
+		{"test", "rules", "slo.test.yaml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = filepath.Join("testdata", "rules")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "promtool %v:\n%s", args, out)
+	}
+}
+
+func TestRulesErrors(t *testing.T) {
+	collector := filepath.Join(t.TempDir(), "collector.yaml")
+	require.NoError(t, os.WriteFile(collector, []byte("processors:\n  slo/checkout:\n    slos: []\n"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no config", []string{"rules"}, "rules: --config is required"},
+		{"collector config without the processor", []string{"rules", "--config", collector},
+			"no processors.slo — name the slo processor with --processor"},
+		{"the processor's config is checked", []string{"rules", "--config", collector, "--processor", "slo/checkout"},
+			"slos: at least one SLO is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runCLI(t, tt.args...)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}

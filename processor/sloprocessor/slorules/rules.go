@@ -1,0 +1,224 @@
+// Package slorules writes Prometheus recording and multi-window
+// multi-burn-rate alert rules for the SLOs of an slo processor
+// configuration, computed from the slo.events counters the processor emits
+// (slo_events), summed across the replicas that emitted them. It is the core
+// of `slo-backtest rules`; deploy's tests use it to keep
+// deploy/rules/slo-events.yaml in step with deploy/configs/gateway-slo.yaml.
+package slorules
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
+)
+
+// Names of the series the generated rules record. They mirror the
+// processor's own (slo_sli, slo_burn_rate, slo_error_budget_remaining) with
+// a colon, so a dashboard switches between in-stream and rule-computed
+// values by the prefix, and carry the same slo_window label.
+const (
+	recordBad     = "slo:events_bad:increase"
+	recordTotal   = "slo:events_total:increase"
+	recordSLI     = "slo:sli"
+	recordBurn    = "slo:burn_rate"
+	recordBudget  = "slo:error_budget_remaining"
+	labelWindow   = "slo_window"
+	labelOutcome  = "slo_outcome"
+	labelSLOName  = "slo_name"
+	labelSeverity = "severity"
+)
+
+// DefaultOptions are the options for rules over what deploy/configs/amp.yaml
+// writes to AMP: slo_events, one workspace for several clusters.
+func DefaultOptions() Options { return Options{EventsMetric: "slo_events", By: []string{"cluster"}} }
+
+// Options shape the generated rules.
+type Options struct {
+	// EventsMetric is the name slo.events has where the rules run:
+	// slo_events through prometheusremotewrite as deploy/configs/amp.yaml
+	// configures it, slo_events_total through the Prometheus exporter.
+	EventsMetric string
+	// By are labels kept besides slo_name, slo_service and the group_by
+	// attributes (cluster, for one AMP workspace serving several).
+	By []string
+}
+
+// File is a Prometheus rule file (the fields rules here use; the json tags
+// serve sigs.k8s.io/yaml readers).
+type File struct {
+	Groups []Group `yaml:"groups" json:"groups"`
+}
+
+// Group is a rule group.
+type Group struct {
+	Name  string `yaml:"name" json:"name"`
+	Rules []Rule `yaml:"rules" json:"rules"`
+}
+
+// Rule is a recording or an alerting rule.
+type Rule struct {
+	Record      string            `yaml:"record,omitempty" json:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty" json:"alert,omitempty"`
+	Expr        string            `yaml:"expr" json:"expr"`
+	For         string            `yaml:"for,omitempty" json:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// promLabel is the Prometheus label an attribute becomes (http.route ->
+// http_route), as the Prometheus exporters and remote write translate it.
+func promLabel(attr string) string {
+	l := invalidLabelChars.ReplaceAllString(attr, "_")
+	if l != "" && l[0] >= '0' && l[0] <= '9' {
+		l = "key_" + l
+	}
+	return l
+}
+
+// formatFloat writes a number for PromQL, rounded to 12 significant digits
+// so that 1 - 0.99 is 0.01.
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', 12, 64) }
+
+// Generate writes, per SLO of cfg, recording rules for its events,
+// SLI and burn rate over every window (and over a rolling budget window)
+// and one multi-window multi-burn-rate alert per severity of
+// alerting.rules. Every window is the increase of slo_events summed across
+// the replicas that emitted it (an SLO may move between SLO-tier replicas):
+// bad events over all events, one division last, as the processor does.
+func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
+	var out File
+	var notes []string
+	for i := range cfg.SLOs {
+		s := &cfg.SLOs[i]
+		target, err := s.Objective.Ratio()
+		if err != nil {
+			return out, nil, fmt.Errorf("slos[%d] (%s): %w", i, s.Name, err)
+		}
+		by := append(slices.Clone(opt.By), labelSLOName, "slo_service")
+		for _, a := range s.GroupBy {
+			by = append(by, promLabel(a))
+		}
+		g := sloRules{name: s.Name, target: target, by: strings.Join(by, ", "), metric: opt.EventsMetric}
+		group := Group{Name: "slo-" + s.Name}
+		windows := make([]string, 0, len(cfg.Windows)+1)
+		for _, w := range cfg.Windows {
+			windows = append(windows, w.String())
+		}
+		budgetWindow := ""
+		if d, ok := s.TimeWindow.Rolling(); ok {
+			budgetWindow = sloprocessor.Duration(d).String()
+			if !slices.Contains(windows, budgetWindow) {
+				windows = append(windows, budgetWindow)
+			}
+		} else {
+			notes = append(notes, fmt.Sprintf("%s: the calendar time window %q has no PromQL range; its budget stays in-stream (slo_error_budget_remaining)", s.Name, s.TimeWindow.Duration))
+		}
+		for _, w := range windows {
+			group.Rules = append(group.Rules, g.window(w, w == budgetWindow)...)
+		}
+		group.Rules = append(group.Rules, g.alerts(cfg)...)
+		out.Groups = append(out.Groups, group)
+	}
+	return out, notes, nil
+}
+
+// sloRules writes the rules of one SLO.
+type sloRules struct {
+	name, by, metric string
+	target           float64
+}
+
+func (g sloRules) sel(extra string) string {
+	return fmt.Sprintf(`%s=%q%s`, labelSLOName, g.name, extra)
+}
+
+func (g sloRules) recorded(name, window string) string {
+	return fmt.Sprintf(`%s{%s}`, name, g.sel(fmt.Sprintf(`, %s=%q`, labelWindow, window)))
+}
+
+// window writes the rules of window w; the SLO's own window also records
+// the error budget left.
+func (g sloRules) window(w string, isBudget bool) []Rule {
+	labels := map[string]string{labelSLOName: g.name, labelWindow: w}
+	budget := formatFloat(1 - g.target)
+	ratio := fmt.Sprintf("%s\n/\n(%s > 0)", g.recorded(recordBad, w), g.recorded(recordTotal, w))
+	rules := []Rule{
+		{Record: recordBad, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
+			g.by, g.metric, g.sel(fmt.Sprintf(`, %s="bad"`, labelOutcome)), w)},
+		{Record: recordTotal, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
+			g.by, g.metric, g.sel(""), w)},
+		{Record: recordSLI, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n)", ratio)},
+		{Record: recordBurn, Labels: labels, Expr: fmt.Sprintf("(\n%s\n) / %s", ratio, budget)},
+	}
+	if isBudget {
+		rules = append(rules, Rule{Record: recordBudget, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n) / %s", ratio, budget)})
+	}
+	return rules
+}
+
+// alerts writes one alert per severity: any of its rules fires when the
+// burn rate over both windows is at least the factor and the long window
+// holds at least alerting.min_events events, as in the processor.
+func (g sloRules) alerts(cfg *sloprocessor.Config) []Rule {
+	var out []Rule
+	var severities []string
+	for _, r := range cfg.Alerting.Rules {
+		if !slices.Contains(severities, r.Severity) {
+			severities = append(severities, r.Severity)
+		}
+	}
+	for _, sev := range severities {
+		var pairs, text []string
+		for _, r := range cfg.Alerting.Rules {
+			if r.Severity != sev {
+				continue
+			}
+			long, short, f := r.LongWindow.String(), r.ShortWindow.String(), formatFloat(r.Factor)
+			pairs = append(pairs, fmt.Sprintf(
+				"max without (%s) (\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n)",
+				labelWindow, g.recorded(recordBurn, long), f, labelWindow, g.recorded(recordBurn, short), f,
+				labelWindow, g.recorded(recordTotal, long), formatFloat(cfg.Alerting.MinEvents)))
+			text = append(text, fmt.Sprintf("%sx over %s and %s", f, long, short))
+		}
+		out = append(out, Rule{
+			Alert:  "SLOEventsBurn" + strings.ToUpper(sev[:1]) + sev[1:],
+			Expr:   strings.Join(pairs, "\nor\n"),
+			Labels: map[string]string{labelSLOName: g.name, labelSeverity: sev},
+			Annotations: map[string]string{
+				"summary": fmt.Sprintf("{{ $labels.slo_service }}: SLO %s burns its error budget (%s, from slo_events)", g.name, sev),
+				"description": fmt.Sprintf("Burn rate {{ printf \"%%.1f\" $value }}x computed from the events of every replica: %s.",
+					strings.Join(text, ", or ")),
+			},
+		})
+	}
+	return out
+}
+
+// rulesHeader heads a generated rule file.
+const rulesHeader = "# Code generated by `slo-backtest rules` from %s. DO NOT EDIT.\n" +
+	"# Recording and multi-window multi-burn-rate alert rules computed from slo_events summed across replicas.\n"
+
+// Marshal writes f as YAML under a header naming source, with the notes as
+// comments.
+func Marshal(f File, source string, notes []string) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, rulesHeader, source)
+	for _, n := range notes {
+		fmt.Fprintf(&b, "# Note: %s\n", n)
+	}
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}

@@ -1,0 +1,100 @@
+package slorules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
+)
+
+func TestPromLabel(t *testing.T) {
+	for attr, want := range map[string]string{
+		"http.route":    "http_route",
+		"service.name":  "service_name",
+		"k8s-pod/name":  "k8s_pod_name",
+		"2xx":           "key_2xx",
+		"already_label": "already_label",
+	} {
+		assert.Equal(t, want, promLabel(attr), attr)
+	}
+}
+
+func config(t *testing.T, mutate func(*sloprocessor.SLOConfig)) *sloprocessor.Config {
+	cfg := sloprocessor.NewFactory().CreateDefaultConfig().(*sloprocessor.Config)
+	s := sloprocessor.SLOConfig{
+		Name: "api", Service: "shop", Objective: sloprocessor.ObjectiveConfig{TargetPercent: 99.5},
+		TimeWindow: sloprocessor.TimeWindowConfig{Duration: "28d"},
+		Indicator: sloprocessor.IndicatorConfig{Ratio: &sloprocessor.RatioConfig{
+			Total: &sloprocessor.MetricSelector{Metric: "requests"},
+			Bad:   &sloprocessor.MetricSelector{Metric: "requests", Attributes: map[string]string{"code": "500"}},
+		}},
+	}
+	mutate(&s)
+	cfg.SLOs = []sloprocessor.SLOConfig{s}
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func TestGenerate(t *testing.T) {
+	tests := []struct {
+		name      string
+		mutate    func(*sloprocessor.SLOConfig)
+		opt       Options
+		wantExpr  []string // substrings of some rule's expression
+		wantNotes int
+		windows   int // recorded windows: 7 defaults + the rolling budget window unless calendar
+	}{
+		{
+			name:     "group_by attributes are kept as Prometheus labels",
+			mutate:   func(s *sloprocessor.SLOConfig) { s.GroupBy = []string{"http.route"} },
+			opt:      DefaultOptions(),
+			wantExpr: []string{`sum by (cluster, slo_name, slo_service, http_route) (increase(slo_events{slo_name="api", slo_outcome="bad"}[4w]))`},
+			windows:  8,
+		},
+		{
+			name:     "target_percent sets the error budget of burn rates",
+			mutate:   func(*sloprocessor.SLOConfig) {},
+			opt:      Options{EventsMetric: "slo_events_total"},
+			wantExpr: []string{") / 0.005", `sum by (slo_name, slo_service) (increase(slo_events_total{slo_name="api"}[5m]))`},
+			windows:  8,
+		},
+		{
+			name: "a calendar window has no budget rules and says so",
+			mutate: func(s *sloprocessor.SLOConfig) {
+				s.TimeWindow = sloprocessor.TimeWindowConfig{Duration: "1M", Calendar: &sloprocessor.CalendarConfig{}}
+			},
+			opt:       DefaultOptions(),
+			wantNotes: 1,
+			windows:   7,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, notes, err := Generate(config(t, tt.mutate), tt.opt)
+			require.NoError(t, err)
+			assert.Len(t, notes, tt.wantNotes)
+			require.Len(t, f.Groups, 1)
+			var exprs []string
+			windows := map[string]bool{}
+			alerts := 0
+			for _, r := range f.Groups[0].Rules {
+				exprs = append(exprs, r.Expr)
+				if r.Record == recordTotal {
+					windows[r.Labels[labelWindow]] = true
+				}
+				if r.Alert != "" {
+					alerts++
+				}
+			}
+			assert.Len(t, windows, tt.windows)
+			assert.Equal(t, 2, alerts, "page and ticket")
+			all := strings.Join(exprs, "\n")
+			for _, w := range tt.wantExpr {
+				assert.Contains(t, all, w)
+			}
+		})
+	}
+}
