@@ -69,10 +69,14 @@ start=$SECONDS
 	go build -mod=readonly -trimpath -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3
 )
 
-"$work/kube-apiserver" --version | grep -qx "Kubernetes $KUBE_VERSION" ||
-	{ echo "build.sh: kube-apiserver reports '$("$work/kube-apiserver" --version)', want Kubernetes $KUBE_VERSION" >&2; exit 1; }
-"$work/etcd" --version | grep -qx "etcd Version: ${ETCD_VERSION#v}" ||
-	{ echo "build.sh: etcd reports '$("$work/etcd" --version | head -1)', want $ETCD_VERSION" >&2; exit 1; }
+# Capture first: under pipefail, `--version | grep -q` fails when grep exits at the first line and the
+# binary (etcd prints several lines) gets SIGPIPE.
+apiserver_version="$("$work/kube-apiserver" --version)"
+grep -qx "Kubernetes $KUBE_VERSION" <<<"$apiserver_version" ||
+	{ echo "build.sh: kube-apiserver reports '$apiserver_version', want Kubernetes $KUBE_VERSION" >&2; exit 1; }
+etcd_version="$("$work/etcd" --version)"
+grep -qx "etcd Version: ${ETCD_VERSION#v}" <<<"$etcd_version" ||
+	{ echo "build.sh: etcd reports '${etcd_version%%$'\n'*}', want $ETCD_VERSION" >&2; exit 1; }
 
 mkdir -p "$out"
 for b in "${BINARIES[@]}"; do
