@@ -258,6 +258,15 @@ var podFailureHints = map[string]string{
 	ReasonNodeShutdown:         "the node shut down (spot interruption, scale-in or maintenance): make the workload tolerate node loss (replicas, PodDisruptionBudget)",
 }
 
+// disruptionHints cover the DisruptionTarget condition reasons Kubernetes
+// sets when it kills a pod as a whole.
+var disruptionHints = map[string]string{
+	"PreemptionByScheduler":  "the scheduler preempted the pod for a higher-priority one: give it a higher priorityClassName or add capacity",
+	"EvictionByEvictionAPI":  "the pod was evicted through the Eviction API (a drain, the descheduler or the cluster autoscaler): make the workload tolerate it (replicas, PodDisruptionBudget)",
+	"DeletionByTaintManager": "the node got a NoExecute taint the pod does not tolerate (often the node became unreachable): its controller must create a replacement elsewhere",
+	"TerminationByKubelet":   "the kubelet terminated the pod (node pressure or shutdown): see the message",
+}
+
 func (c *diagCtx) failed() Diagnosis {
 	p := c.p
 	d := Diagnosis{Stuck: true, Reason: p.Reason, Message: p.Message, Since: c.failedSince()}
@@ -280,6 +289,17 @@ func (c *diagCtx) failed() Diagnosis {
 		d.Hint = podFailureHints[d.Reason]
 		if d.Hint == "" {
 			d.Hint = "the pod failed with reason " + d.Reason + ": see the message"
+		}
+		return d
+	}
+	if dt := condition(p, "DisruptionTarget"); dt != nil && dt.Status == "True" && dt.Reason() != "" {
+		// A pod-level action (preemption, eviction through the API, the
+		// taint manager, the kubelet) killed the pod: the containers' exit
+		// codes are its consequence, so no container is blamed.
+		d.Reason, d.Message = dt.Reason(), dt.Message()
+		d.Hint = disruptionHints[d.Reason]
+		if d.Hint == "" {
+			d.Hint = "the pod was disrupted (" + d.Reason + "): its controller must create a replacement; see the message"
 		}
 		return d
 	}
@@ -449,7 +469,7 @@ func (c *diagCtx) initTrouble() (Diagnosis, bool) {
 			d.Stuck = c.overdue(d.Since, c.o.StartupTimeout)
 			return d, true
 		default:
-			return c.creating(), true
+			return c.creating(ic), true
 		}
 	}
 	return Diagnosis{}, false
@@ -496,7 +516,7 @@ func (c *diagCtx) containerTrouble() (Diagnosis, bool) {
 	case 0:
 		return Diagnosis{}, false
 	case 1:
-		return c.creating(), true
+		return c.creating(worst), true
 	case 2:
 		t := worst.Terminated
 		return Diagnosis{Stuck: true, Reason: terminationReason(t), Container: worst.Name,
@@ -601,14 +621,23 @@ var creatingHints = []struct{ reason, fragment, hint string }{
 	{"FailedCreatePodSandBox", "", "the runtime or CNI could not create the pod sandbox: check the CNI and runtime on the node"},
 }
 
-func (c *diagCtx) creating() Diagnosis {
+// creating explains a pod whose containers have not started; ct is the first
+// container waiting to start (nil when none has a status yet).
+func (c *diagCtx) creating(ct *Container) Diagnosis {
 	p := c.p
 	d := Diagnosis{Reason: ReasonContainerCreating, Since: p.Created.Std()}
 	if ps := condition(p, "PodScheduled"); ps != nil && ps.Status == "True" && !ps.LastTransition.Std().IsZero() {
 		d.Since = ps.LastTransition.Std()
 	}
 	d.Stuck = c.overdue(d.Since, c.o.StartupTimeout)
-	if e := c.latestEvent("", "FailedAttachVolume", "FailedMount", "FailedCreatePodSandBox"); e != nil {
+	// A volume that cannot be attached is the cause; the FailedMount
+	// timeout that follows it ("Unable to attach or mount volumes ... timed
+	// out") is its symptom, however much newer.
+	e := c.latestEvent("", "FailedAttachVolume")
+	if e == nil {
+		e = c.latestEvent("", "FailedMount", "FailedCreatePodSandBox")
+	}
+	if e != nil {
 		d.Reason, d.Message = e.Reason, e.Message
 		for _, h := range creatingHints {
 			if h.reason == e.Reason && strings.Contains(e.Message, h.fragment) {
@@ -619,6 +648,13 @@ func (c *diagCtx) creating() Diagnosis {
 		return d
 	}
 	d.Message = "containers have not started on node " + p.NodeName
+	if ct != nil && ct.Waiting != nil && ct.Waiting.Reason != "" {
+		// As kubectl describe prints the state: "Waiting, Reason: ContainerCreating".
+		d.Message += ": container " + strconv.Quote(ct.Name) + " is Waiting, Reason: " + ct.Waiting.Reason
+		if ct.Waiting.Message != "" {
+			d.Message += ", Message: " + ct.Waiting.Message
+		}
+	}
 	d.Hint = "the kubelet has not started the containers: check kubectl describe pod events and the kubelet on " + p.NodeName
 	return d
 }
