@@ -49,7 +49,10 @@ func newBenchProcessors(b *testing.B) map[string]struct {
 	ours := NewFactory()
 	oursCfg := ours.CreateDefaultConfig()
 	mustUnmarshal(b, oursCfg, map[string]any{"auth_type": "kubeConfig", "wait_for_sync": true, "wait_for_sync_timeout": "60s",
-		"events": map[string]any{"enabled": false}})
+		"events": map[string]any{"enabled": false},
+		// Four attributes on metrics (the old default; none by default now), so
+		// that the figures measure the annotation itself.
+		"attributes": map[string]any{"metrics": []any{"status", "stuck", "reason", "container"}}})
 	k8sattr := k8sattributesprocessor.NewFactory()
 	k8sattrCfg := k8sattr.CreateDefaultConfig()
 	mustUnmarshal(b, k8sattrCfg, map[string]any{

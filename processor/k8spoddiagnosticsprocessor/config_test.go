@@ -84,8 +84,7 @@ func TestLoadConfig(t *testing.T) {
 func TestDefaultConfigKeepsHighCardinalityOffMetrics(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, cfg.Validate())
-	assert.NotContains(t, cfg.Attributes.Metrics, "message")
-	assert.NotContains(t, cfg.Attributes.Metrics, "since")
-	assert.NotContains(t, cfg.Attributes.Metrics, "hint")
-	assert.Contains(t, cfg.Attributes.Logs, "message")
+	assert.Empty(t, cfg.Attributes.Metrics, "no diagnosis label on metrics: it would cut their series at every state change")
+	assert.Len(t, cfg.Attributes.Logs, len(attributeNames))
+	assert.Len(t, cfg.Attributes.Traces, len(attributeNames))
 }

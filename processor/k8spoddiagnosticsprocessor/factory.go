@@ -58,7 +58,9 @@ func createDefaultConfig() component.Config {
 		ComponentConfig: podcache.DefaultComponentConfig(),
 		Association:     AssociationConfig{PodIPAttributes: []string{"k8s.pod.ip"}},
 		Attributes: AttributesConfig{
-			Metrics: []string{"status", "stuck", "reason", "container"},
+			// None on metrics: a label that changes with the pod's state cuts
+			// every series of the pod at each change (see README, Attributes).
+			Metrics: []string{},
 			Logs:    []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
 			Traces:  []string{"status", "stuck", "reason", "container", "message", "since", "hint"},
 		},

@@ -106,13 +106,10 @@ func TestProcessorFakeClientsetAnnotatesEverySignal(t *testing.T) {
 
 	require.NoError(t, p.metrics.ConsumeMetrics(context.Background(), metricsWith(map[string]any{"k8s.pod.uid": string(crash.UID)})))
 	got := p.mSink.AllMetrics()[0].ResourceMetrics().At(0).Resource().Attributes().AsRaw()
-	assert.Equal(t, map[string]any{
-		"k8s.pod.uid":                string(crash.UID),
-		diagnosis.AttributeStatus:    "CrashLoopBackOff",
-		diagnosis.AttributeStuck:     true,
-		diagnosis.AttributeReason:    "OOMKilled",
-		diagnosis.AttributeContainer: "recommender",
-	}, got, "metrics carry no message, since or hint by default")
+	assert.Equal(t, map[string]any{"k8s.pod.uid": string(crash.UID)}, got,
+		"metrics carry no diagnosis by default: their series stay one series across state changes")
+	_, err := p.tel.GetMetric("otelcol.k8s_pod_diagnostics.resources")
+	require.Error(t, err, "no lookup, so nothing counted, for a signal with no attributes selected")
 
 	ld := plog.NewLogs()
 	ld.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("k8s.pod.uid", string(crash.UID))
@@ -142,6 +139,7 @@ func TestProcessorFakeClientsetAssociationOrder(t *testing.T) {
 	var calls atomic.Int32
 	p := startAll(t, fakeClientsetProvider(fake.NewClientset(crash, healthy, completed, reuser), &calls), func(cfg *Config) {
 		cfg.Association.FromConnection = true
+		cfg.Attributes.Metrics = []string{"status", "stuck", "reason", "container"}
 	})
 
 	tests := []struct {
@@ -265,7 +263,9 @@ func TestProcessorNotStartedPassesThrough(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	p, err := f.CreateMetrics(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.Attributes.Metrics = []string{"reason"}
+	p, err := f.CreateMetrics(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
 	require.NoError(t, err)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), metricsWith(map[string]any{"k8s.pod.uid": "x"})))
 	assert.Equal(t, 1, sink.DataPointCount())

@@ -146,6 +146,11 @@ func putOrRemove(m pcommon.Map, key, value string) {
 }
 
 func (sp *signalProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if sp.count == 0 {
+		// Nothing selected for this signal (the default for metrics): no
+		// lookup, no counting, the data passes through untouched.
+		return md, nil
+	}
 	b := sp.newBatch()
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
