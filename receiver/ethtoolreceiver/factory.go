@@ -45,7 +45,7 @@ func createDefaultConfig() component.Config {
 
 func createMetricsReceiver(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
 	c := cfg.(*Config)
-	s, err := newEthtoolScraper(c, set)
+	s, err := newEthtoolScraper(c, set, newPlatformOS())
 	if err != nil {
 		return nil, err
 	}

@@ -51,78 +51,11 @@ func startScraper(t *testing.T, cfg *Config) (*ethtoolScraper, *componenttest.Te
 	require.NoError(t, cfg.Validate())
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	s, err := newEthtoolScraper(cfg, metadatatest.NewSettings(tel))
+	s, err := newEthtoolScraper(cfg, metadatatest.NewSettings(tel), newPlatformOS())
 	require.NoError(t, err)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { assert.NoError(t, s.shutdown(context.Background())) })
 	return s, tel
-}
-
-// point is one data point flattened for comparison.
-type point struct {
-	namespace, metric, device, statistic, typ string
-	queue                                     int64
-	value                                     float64
-}
-
-func flatten(t *testing.T, md pmetric.Metrics) []point {
-	t.Helper()
-	var out []point
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		rm := md.ResourceMetrics().At(i)
-		ns, _ := rm.Resource().Attributes().Get("network.namespace")
-		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
-			ms := rm.ScopeMetrics().At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				m := ms.At(k)
-				var dps pmetric.NumberDataPointSlice
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					dps = m.Gauge().DataPoints()
-				case pmetric.MetricTypeSum:
-					dps = m.Sum().DataPoints()
-					assert.True(t, m.Sum().IsMonotonic(), m.Name())
-				default:
-					t.Fatalf("unexpected metric type %s of %s", m.Type(), m.Name())
-				}
-				for d := 0; d < dps.Len(); d++ {
-					dp := dps.At(d)
-					p := point{namespace: ns.Str(), metric: m.Name(), queue: -1}
-					dp.Attributes().Range(func(k string, v pcommon.Value) bool {
-						switch k {
-						case "device":
-							p.device = v.Str()
-						case "statistic":
-							p.statistic = v.Str()
-						case "type":
-							p.typ = v.Str()
-						case "queue":
-							p.queue = v.Int()
-						}
-						return true
-					})
-					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-						p.value = float64(dp.IntValue())
-					} else {
-						p.value = dp.DoubleValue()
-					}
-					out = append(out, p)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// compat returns the node_net_ethtool values of one device by type.
-func compat(points []point, device string) map[string]float64 {
-	out := map[string]float64{}
-	for _, p := range points {
-		if p.metric == "node_net_ethtool" && p.device == device {
-			out[p.typ] = p.value
-		}
-	}
-	return out
 }
 
 func scrape(t *testing.T, s *ethtoolScraper) []point {
@@ -298,14 +231,6 @@ func TestScrapeSelection(t *testing.T) {
 	assert.Empty(t, scrape(t, s), "driver selection: no ENA here")
 }
 
-func keys(m map[string]float64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
 func openFDs(t *testing.T) int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc/self/fd")
@@ -419,7 +344,7 @@ func TestScrapeUnreadableNamespaceIsPartialAndLoggedOnce(t *testing.T) {
 	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
 	set := metadatatest.NewSettings(tel)
 	set.Logger = zap.New(core)
-	s, err := newEthtoolScraper(cfg, set)
+	s, err := newEthtoolScraper(cfg, set, newPlatformOS())
 	require.NoError(t, err)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { assert.NoError(t, s.shutdown(context.Background())) }()
@@ -454,46 +379,141 @@ func TestNamespaceLabel(t *testing.T) {
 	assert.Equal(t, "net:[4026532000]", namespaceLabel("/var/run/netns/sub/dir", id))
 }
 
-// BenchmarkScraperScrape is a whole scrape of a namespace holding one
-// 577-statistic veth: rtnetlink dump, one GSTATS, and the pdata the metrics
-// builder makes of it. perQueue records 576 per-queue points plus link state
-// and info; withoutQueueMetric disables ethtool.queue.statistic, leaving the
-// cost of listing, reading and the 3 other points. Compare with internal/nic
-// BenchmarkScrape/veth577/ours for the share of the ioctl.
-func BenchmarkScraperScrape(b *testing.B) {
+// TestDirectRecorderEqualsBuilderOnVeth scrapes real interfaces, traffic
+// running, through both recording paths at once: the metrics are identical.
+func TestDirectRecorderEqualsBuilderOnVeth(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB, nsC := nettest.NewNamespace(t), nettest.NewNamespace(t), nettest.NewNamespace(t)
+	a1, b1 := nettest.VethPair(t, nsA, nsB, 1)
+	_, b32 := nettest.VethPair(t, nsA, nsB, 32)
+	nettest.VethPair(t, nsA, nsC, 8)
+	sendTraffic(t, a1, b1, 100)
+	for _, compatOn := range []bool{false, true} {
+		cfg := testConfig(nsB.Path, nsC.Path)
+		cfg.NetworkNamespaces.Host = true
+		cfg.Metrics.NodeNetEthtool.Enabled = compatOn
+		s, tee := startCompared(t, newPlatformOS(), cfg)
+		for range 3 {
+			points := byDevice(t, requireSameMetrics(t, s, tee))
+			assert.Len(t, points[b1.Name], 9+3+len(compat(flatten(t, tee.second), b1.Name)))
+			assert.Equal(t, 32*9, countMetric(points[b32.Name], "ethtool.queue.statistic"))
+		}
+	}
+}
+
+// BenchmarkWholeScrape is a whole scrape (link listing, one GSTATS per
+// interface, pdata) of a namespace holding real veth interfaces, at about
+// 10, 579 and 5,800 data points, through the direct recorder (ours), through
+// the metrics builder mdatagen generates (builder) and, as the anchor, the
+// bare GSTATS ioctls of the same interfaces (bareIoctls). cpu-ns/point is
+// the CPU time (user and system, of the whole process, garbage collection
+// included) per data point: on a shared machine it is steadier than the
+// elapsed time.
+func BenchmarkWholeScrape(b *testing.B) {
 	nettest.Require(b, "ip", "ethtool")
-	nsA, nsB := nettest.NewNamespace(b), nettest.NewNamespace(b)
-	nettest.DownVethPair(b, nsA, nsB, 64)
-	for _, bm := range []struct {
-		name     string
-		perQueue bool
-		points   int
+	for _, size := range []struct {
+		name          string
+		pairs, queues int
+		points        int
 	}{
-		{"perQueue", true, 576 + 3},
-		{"withoutQueueMetric", false, 3},
+		{"points=12", 1, 1, 9 + 3},
+		{"points=579", 1, 64, 64*9 + 3},
+		{"points=5820", 20, 32, 20 * (32*9 + 3)},
 	} {
-		b.Run(bm.name, func(b *testing.B) {
+		b.Run(size.name, func(b *testing.B) {
+			nsA, nsB := nettest.NewNamespace(b), nettest.NewNamespace(b)
+			var devs []nettest.Veth
+			for range size.pairs {
+				_, v := nettest.DownVethPair(b, nsA, nsB, size.queues)
+				devs = append(devs, v)
+			}
 			cfg := testConfig(nsB.Path)
 			cfg.Metrics.NodeNetEthtool.Enabled = false
-			cfg.Metrics.EthtoolQueueStatistic.Enabled = bm.perQueue
-			s, err := newEthtoolScraper(cfg, metadatatest.NewSettings(componenttest.NewTelemetry()))
-			if err != nil {
-				b.Fatal(err)
+			set := metadatatest.NewSettings(componenttest.NewTelemetry())
+			for _, path := range []string{"ours", "builder"} {
+				b.Run(path, func(b *testing.B) {
+					s, err := newEthtoolScraper(cfg, set, newPlatformOS())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if path == "builder" {
+						s.rec = newBuilderRecorder(cfg, set, pcommon.NewTimestampFromTime(time.Now()))
+					}
+					if err := s.start(context.Background(), componenttest.NewNopHost()); err != nil {
+						b.Fatal(err)
+					}
+					defer s.shutdown(context.Background()) //nolint:errcheck
+					b.ReportAllocs()
+					cpu := startCPU(b)
+					for b.Loop() {
+						md, err := s.scrape(context.Background())
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n := md.DataPointCount(); n != size.points {
+							b.Fatalf("%d data points, want %d: %v", n, size.points, metricCounts(b, md))
+						}
+					}
+					cpu.report(size.points)
+				})
 			}
-			if err := s.start(context.Background(), componenttest.NewNopHost()); err != nil {
-				b.Fatal(err)
-			}
-			defer s.shutdown(context.Background()) //nolint:errcheck
-			b.ReportAllocs()
-			for b.Loop() {
-				md, err := s.scrape(context.Background())
-				if err != nil {
-					b.Fatal(err)
+			b.Run("bareIoctls", func(b *testing.B) {
+				var reads []*nettest.BareIoctl
+				for _, v := range devs {
+					reads = append(reads, nettest.NewBareIoctl(b, nsB.Path, v.Name, 1+size.queues*9))
 				}
-				if md.DataPointCount() != bm.points {
-					b.Fatalf("%d data points, want %d", md.DataPointCount(), bm.points)
+				b.ReportAllocs()
+				cpu := startCPU(b)
+				for b.Loop() {
+					for _, r := range reads {
+						if errno := r.Read(); errno != 0 {
+							b.Fatal(errno)
+						}
+					}
 				}
-			}
+				cpu.report(size.points)
+			})
 		})
 	}
+}
+
+type cpuClock struct {
+	b     *testing.B
+	start time.Duration
+}
+
+// startCPU reads the process's CPU time; report divides what was used since
+// by the iterations and the data points.
+func startCPU(b *testing.B) cpuClock {
+	return cpuClock{b: b, start: processCPU(b)}
+}
+
+func (c cpuClock) report(points int) {
+	used := processCPU(c.b) - c.start
+	c.b.ReportMetric(float64(used.Nanoseconds())/float64(c.b.N)/float64(points), "cpu-ns/point")
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// metricCounts counts the data points by metric and device.
+func metricCounts(tb testing.TB, md pmetric.Metrics) map[string]int {
+	out := map[string]int{}
+	for _, p := range flatten(tb, md) {
+		out[p.metric+" "+p.device]++
+	}
+	return out
+}
+
+func keys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

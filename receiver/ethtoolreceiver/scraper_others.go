@@ -6,28 +6,25 @@
 package ethtoolreceiver
 
 import (
-	"context"
 	"fmt"
 	"runtime"
+	"syscall"
 
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver"
+	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nic"
 )
 
-// ethtoolScraper refuses to start: SIOCETHTOOL and network namespaces are Linux-only.
-type ethtoolScraper struct{}
+// unsupportedOS refuses to start: SIOCETHTOOL and network namespaces are
+// Linux-only.
+type unsupportedOS struct{}
 
-func newEthtoolScraper(*Config, receiver.Settings) (*ethtoolScraper, error) {
-	return &ethtoolScraper{}, nil
+func newPlatformOS() netOS { return unsupportedOS{} }
+
+var errUnsupported = fmt.Errorf("the ethtool receiver reads NIC statistics through the Linux SIOCETHTOOL ioctl; %s is an unsupported platform", runtime.GOOS)
+
+func (unsupportedOS) identify(string) (nic.NamespaceID, error) {
+	return nic.NamespaceID{}, errUnsupported
 }
+func (unsupportedOS) open(string) (netnsOS, error) { return nil, errUnsupported }
+func (unsupportedOS) hasDevice(string) bool        { return false }
 
-func (*ethtoolScraper) start(context.Context, component.Host) error {
-	return fmt.Errorf("the ethtool receiver reads NIC statistics through the Linux SIOCETHTOOL ioctl; %s is an unsupported platform", runtime.GOOS)
-}
-
-func (*ethtoolScraper) scrape(context.Context) (pmetric.Metrics, error) {
-	return pmetric.NewMetrics(), nil
-}
-
-func (*ethtoolScraper) shutdown(context.Context) error { return nil }
+func errnoName(e syscall.Errno) string { return e.Error() }

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -260,4 +261,43 @@ func (tr *Traffic) Stop() {
 	close(tr.stop)
 	tr.wg.Wait()
 	_ = unix.Close(tr.fd)
+}
+
+// BareIoctl is the physical floor of reading the n statistics of an
+// interface: one ETHTOOL_GSTATS ioctl with a prepared 40-byte ifreq into a
+// prepared buffer, no count check, written independently of internal/nic.
+type BareIoctl struct {
+	fd  int
+	ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data unsafe.Pointer
+		_    [16]byte
+	}
+	buf []uint64
+}
+
+// NewBareIoctl prepares reading interface name of the namespace at nsPath.
+func NewBareIoctl(tb testing.TB, nsPath, name string, n int) *BareIoctl {
+	tb.Helper()
+	bi := &BareIoctl{buf: make([]uint64, 1+n)}
+	err := nic.InNamespace(nsPath, func() error {
+		var err error
+		bi.fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = unix.Close(bi.fd) })
+	copy(bi.ifr.name[:], name)
+	bi.ifr.data = unsafe.Pointer(&bi.buf[0])
+	return bi
+}
+
+// Read issues the ioctl.
+func (bi *BareIoctl) Read() unix.Errno {
+	hdr := (*[2]uint32)(unsafe.Pointer(&bi.buf[0]))
+	hdr[0], hdr[1] = unix.ETHTOOL_GSTATS, uint32(len(bi.buf)-1)
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(bi.fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&bi.ifr)))
+	return errno
 }

@@ -8,50 +8,12 @@ package nic_test
 import (
 	"fmt"
 	"testing"
-	"unsafe"
 
 	"github.com/safchain/ethtool"
-	"golang.org/x/sys/unix"
 
 	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nettest"
 	"github.com/otelcol-sre/otelcol-sre/receiver/ethtoolreceiver/internal/nic"
 )
-
-// bareIoctl is the physical floor: one ETHTOOL_GSTATS ioctl with a prepared
-// 40-byte ifreq into a prepared buffer, no count check, written independently
-// of the package under test.
-type bareIoctl struct {
-	fd  int
-	ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data unsafe.Pointer
-		_    [16]byte
-	}
-	buf []uint64
-}
-
-func newBareIoctl(b *testing.B, nsPath, name string, n int) *bareIoctl {
-	bi := &bareIoctl{buf: make([]uint64, 1+n)}
-	err := nic.InNamespace(nsPath, func() error {
-		var err error
-		bi.fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { unix.Close(bi.fd) })
-	copy(bi.ifr.name[:], name)
-	bi.ifr.data = unsafe.Pointer(&bi.buf[0])
-	return bi
-}
-
-func (bi *bareIoctl) read() unix.Errno {
-	hdr := (*[2]uint32)(unsafe.Pointer(&bi.buf[0]))
-	hdr[0], hdr[1] = unix.ETHTOOL_GSTATS, uint32(len(bi.buf)-1)
-	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(bi.fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&bi.ifr)))
-	return errno
-}
 
 type benchTarget struct {
 	name, nsPath, dev string
@@ -110,9 +72,9 @@ func BenchmarkScrape(b *testing.B) {
 			})
 			b.Run("bareIoctl", func(b *testing.B) {
 				b.ReportAllocs()
-				bi := newBareIoctl(b, tg.nsPath, tg.dev, len(s.Names))
+				bi := nettest.NewBareIoctl(b, tg.nsPath, tg.dev, len(s.Names))
 				for b.Loop() {
-					if errno := bi.read(); errno != 0 {
+					if errno := bi.Read(); errno != 0 {
 						b.Fatal(errno)
 					}
 				}
@@ -141,8 +103,8 @@ func realNIC(b *testing.B) benchTarget {
 		if err != nil {
 			continue
 		}
-		driver, _ := h.Ethtool.DriverName(l.Name())
-		name := fmt.Sprintf("%s%d", driver, len(s.Names))
+		info, _ := h.DriverInfo(l.Name())
+		name := fmt.Sprintf("%s%d", info.Driver, len(s.Names))
 		s.Close()
 		return benchTarget{name, "", l.Name()}
 	}

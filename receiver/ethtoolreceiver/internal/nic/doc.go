@@ -9,5 +9,6 @@
 // allocation. Statistic names and counts are read once (ETHTOOL_GSSET_INFO and
 // ETHTOOL_GSTRINGS) and re-read only when the kernel reports a different count.
 //
-// The package is Linux-only; on other platforms it is empty.
+// The package is Linux-only; on other platforms only NamespaceID and
+// ErrCountChanged exist.
 package nic

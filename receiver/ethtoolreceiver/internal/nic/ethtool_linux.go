@@ -6,7 +6,6 @@
 package nic
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,12 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrCountChanged is returned when the kernel reports a number of statistics
-// other than the cached one: the layout changed (channels, XDP, driver
-// reload). The caller must open the interface's Stats again and must not use
-// any value from this read.
-var ErrCountChanged = errors.New("number of ethtool statistics changed")
 
 const (
 	ethGStringLen = 32
@@ -190,11 +183,7 @@ func (h *Handle) statsNames(ifr *ifreq, n uint32) ([]string, error) {
 	names := make([]string, n)
 	data := g.buf[gstringsHeader:]
 	for i := range names {
-		b := data[i*ethGStringLen : (i+1)*ethGStringLen]
-		if end := bytes.IndexByte(b, 0); end >= 0 {
-			b = b[:end]
-		}
-		names[i] = string(b)
+		names[i] = cString(data[i*ethGStringLen : (i+1)*ethGStringLen])
 	}
 	return names, nil
 }

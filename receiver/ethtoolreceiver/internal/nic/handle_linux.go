@@ -10,19 +10,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/safchain/ethtool"
 	"golang.org/x/sys/unix"
 )
 
-// Handle holds the sockets of one network namespace: one for SIOCETHTOOL, one
-// rtnetlink socket to list links, and a safchain/ethtool handle for the
-// information that is not on the hot path (driver, link settings). All of them
-// are created inside the namespace and stay bound to it; no later call
-// switches namespaces. A Handle is not safe for concurrent use.
+// Handle holds the sockets of one network namespace: one for SIOCETHTOOL and
+// one rtnetlink socket to list links. Both are created inside the namespace
+// and stay bound to it; no later call switches namespaces. A Handle is not
+// safe for concurrent use.
 type Handle struct {
-	// Ethtool reads driver information and link settings in this namespace.
-	Ethtool *ethtool.Ethtool
-
 	ioctlFD int
 	nlFD    int
 	nlSeq   uint32
@@ -44,9 +39,6 @@ func Open(path string) (*Handle, error) {
 		if h.nlFD, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
 			return fmt.Errorf("create rtnetlink socket: %w", err)
 		}
-		if h.Ethtool, err = ethtool.NewEthtool(); err != nil {
-			return fmt.Errorf("create safchain/ethtool socket: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
@@ -67,10 +59,6 @@ func (h *Handle) Close() error {
 			errs = append(errs, unix.Close(*fd))
 			*fd = -1
 		}
-	}
-	if h.Ethtool != nil {
-		h.Ethtool.Close()
-		h.Ethtool = nil
 	}
 	return errors.Join(errs...)
 }

@@ -13,18 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NamespaceID identifies a network namespace: device and inode of its nsfs
-// file, the same for every path that refers to it.
-type NamespaceID struct {
-	Dev uint64
-	Ino uint64
-}
-
-// String formats the ID like the kernel's readlink of /proc/<pid>/ns/net.
-func (id NamespaceID) String() string {
-	return fmt.Sprintf("net:[%d]", id.Ino)
-}
-
 // SelfNamespacePath is the caller's own network namespace.
 const SelfNamespacePath = "/proc/self/ns/net"
 

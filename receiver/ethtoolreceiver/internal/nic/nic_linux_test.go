@@ -7,6 +7,8 @@ package nic_test
 
 import (
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -153,4 +155,57 @@ func TestIdentifyNamespace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, self, again)
 	assert.Regexp(t, `^net:\[\d+\]$`, self.String())
+}
+
+// TestDriverInfoEqualsCLI compares ETHTOOL_GDRVINFO and ETHTOOL_GSET with
+// `ethtool -i` and `ethtool`, each read on a fresh goroutine whose small stack
+// grows during the call: results written through a stale stack address would
+// come back empty.
+func TestDriverInfoEqualsCLI(t *testing.T) {
+	nettest.Require(t, "ip", "ethtool")
+	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
+	_, b := nettest.VethPair(t, nsA, nsB, 1)
+	h := openNS(t, nsB)
+
+	cli := map[string]string{}
+	for _, line := range strings.Split(b.NS.Exec(t, "ethtool", "-i", b.Name), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			cli[k] = v
+		}
+	}
+	want := nic.DriverInfo{Driver: cli["driver"], Version: cli["version"], Firmware: cli["firmware-version"], Bus: cli["bus-info"]}
+	require.Equal(t, "veth", want.Driver)
+	require.Contains(t, b.NS.Exec(t, "ethtool", b.Name), "Speed: 10000Mb/s")
+
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := deepDriverInfo(h, b.Name, 50)
+			assert.NoError(t, err)
+			assert.Equal(t, want, info)
+			mbps, ok, err := h.SpeedMbps(b.Name)
+			assert.NoError(t, err)
+			assert.True(t, ok)
+			assert.Equal(t, uint32(10000), mbps)
+		}()
+	}
+	wg.Wait()
+
+	_, err := h.DriverInfo("nonexistent0")
+	assert.ErrorIs(t, err, unix.ENODEV)
+}
+
+// deepDriverInfo calls DriverInfo below depth frames of 1 KiB each, so that
+// the goroutine's stack is copied on the way.
+func deepDriverInfo(h *nic.Handle, name string, depth int) (nic.DriverInfo, error) {
+	var pad [1024]byte
+	if depth > 0 {
+		info, err := deepDriverInfo(h, name, depth-1)
+		pad[depth%len(pad)] = byte(len(info.Driver))
+		return info, err
+	}
+	_ = pad
+	return h.DriverInfo(name)
 }
