@@ -19,8 +19,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
 )
 
 func main() {
@@ -68,14 +66,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "rules" {
-		return runRules(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "rules":
+			return runRules(args[1:], stdout, stderr)
+		case "convert":
+			return runConvert(args[1:], stdout, stderr)
+		}
 	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := sloprocessor.LoadConfigFile(o.config, "slo")
+	cfg, err := loadSLOs(o.config, "slo", stderr)
 	if err != nil {
 		return err
 	}

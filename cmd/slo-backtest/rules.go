@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/slorules"
 )
 
@@ -17,7 +16,7 @@ import (
 func runRules(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("slo-backtest rules", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "", "the slo processor's configuration (the keys under processors: slo:) or a collector config holding it")
+	config := fs.String("config", "", "the slo processor's configuration (the keys under processors: slo:), a collector config holding it, a Sloth prometheus/v1 spec or OpenSLO documents")
 	processor := fs.String("processor", "slo", "in a collector config, the id of the slo processor (slo, slo/checkout, ...)")
 	opt := slorules.DefaultOptions()
 	fs.StringVar(&opt.EventsMetric, "events-metric", opt.EventsMetric, "the name of slo.events where the rules run: slo_events (remote write as deploy/configs/amp.yaml sets it) or slo_events_total (Prometheus exporter)")
@@ -35,7 +34,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 			opt.By = append(opt.By, l)
 		}
 	}
-	cfg, err := sloprocessor.LoadConfigFile(*config, *processor)
+	cfg, err := loadSLOs(*config, *processor, stderr)
 	if err != nil {
 		return err
 	}

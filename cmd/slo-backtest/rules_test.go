@@ -65,3 +65,24 @@ func TestRulesErrors(t *testing.T) {
 		})
 	}
 }
+
+// A Sloth spec goes through convert to the processor's configuration and
+// straight to rules.
+func TestConvertAndRulesFromSloth(t *testing.T) {
+	out, _, err := runCLI(t, "convert", "--input", "testdata/sloth.yaml")
+	require.NoError(t, err)
+	assert.Contains(t, out, "name: checkout-availability")
+	assert.Contains(t, out, `condition: IsMatch(attributes["code"], "^(?:5..)$")`)
+
+	rules, _, err := runCLI(t, "rules", "--config", "testdata/sloth.yaml")
+	require.NoError(t, err)
+	assert.Contains(t, rules, `increase(slo_events{slo_name="checkout-availability", slo_outcome="bad"}[30d])`)
+	assert.Contains(t, rules, "alert: SLOEventsBurnPage")
+
+	bad := filepath.Join(t.TempDir(), "sloth.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("version: prometheus/v1\nservice: s\nslos:\n  - name: r\n    objective: 99\n    sli:\n      raw:\n        error_ratio_query: x\n"), 0o600))
+	_, _, err = runCLI(t, "rules", "--config", bad)
+	require.ErrorContains(t, err, "slos[0] (r): sli.raw.error_ratio_query: a ratio of rates has no event counts")
+	_, _, err = runCLI(t, "convert", "--input", bad)
+	require.ErrorContains(t, err, "not converted")
+}
