@@ -404,8 +404,9 @@ func TestDirectRecorderEqualsBuilderOnVeth(t *testing.T) {
 // BenchmarkWholeScrape is a whole scrape (link listing, one GSTATS per
 // interface, pdata) of a namespace holding real veth interfaces, at about
 // 10, 579 and 5,800 data points, through the direct recorder (ours), through
-// the metrics builder mdatagen generates (builder) and, as the anchor, the
-// bare GSTATS ioctls of the same interfaces (bareIoctls). cpu-ns/point is
+// the metrics builder mdatagen generates (builder) and, as the anchors, the
+// bare GSTATS ioctls of the same interfaces (bareIoctls) and appending as
+// many points to pdata (pdataFloor). cpu-ns/point is
 // the CPU time (user and system, of the whole process, garbage collection
 // included) per data point: on a shared machine it is steadier than the
 // elapsed time.
@@ -457,6 +458,29 @@ func BenchmarkWholeScrape(b *testing.B) {
 					cpu.report(size.points)
 				})
 			}
+			b.Run("pdataFloor", func(b *testing.B) {
+				// The same number of points with three attributes appended
+				// to one metric and nothing else: what pdata's allocation
+				// per data point and per attribute value costs.
+				b.ReportAllocs()
+				cpu := startCPU(b)
+				for b.Loop() {
+					md := pmetric.NewMetrics()
+					dps := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptySum().DataPoints()
+					dps.EnsureCapacity(size.points)
+					for i := range size.points {
+						dp := dps.AppendEmpty()
+						dp.SetTimestamp(1)
+						dp.SetIntValue(int64(i))
+						attrs := dp.Attributes()
+						attrs.EnsureCapacity(3)
+						attrs.PutStr("device", "eth0")
+						attrs.PutInt("queue", int64(i))
+						attrs.PutStr("statistic", "rx_packets")
+					}
+				}
+				cpu.report(size.points)
+			})
 			b.Run("bareIoctls", func(b *testing.B) {
 				var reads []*nettest.BareIoctl
 				for _, v := range devs {
