@@ -43,6 +43,22 @@ const (
 	AttributeHint      = "k8s.pod.diagnosis.hint"
 )
 
+// The diagnosis as its own series, as the k8spoddiagnostics receiver emits
+// it: metric names, and the data point attributes of MetricDiagnosis (with the
+// pod's identity and owner as resource attributes). Prometheus names them
+// k8s_pod_diagnosis{status, stuck, reason, container, message} and
+// k8s_pod_diagnosis_duration_seconds{reason}.
+const (
+	MetricDiagnosis         = "k8s.pod.diagnosis"
+	MetricDiagnosisDuration = "k8s.pod.diagnosis.duration"
+
+	PointStatus    = "status"
+	PointStuck     = "stuck"
+	PointReason    = "reason"
+	PointContainer = "container"
+	PointMessage   = "message"
+)
+
 // Reasons of our own. Container waiting and terminated reasons
 // (ImagePullBackOff, CreateContainerConfigError, RunContainerError, Error, ...),
 // pod status reasons (Evicted, DeadlineExceeded, OutOfcpu, ...), scheduling

@@ -101,3 +101,20 @@ func (c *Cache) removeLocked(p *cachedPod) {
 		delete(c.byIP, p.PodIP)
 	}
 }
+
+// Each calls fn for every cached pod that has been diagnosed, in no
+// particular order, outside the cache's lock. The pod and its result are
+// read-only.
+func (c *Cache) Each(fn func(p *diagnosis.Pod, r *Result)) {
+	c.mu.RLock()
+	entries := make([]*cachedPod, 0, len(c.byUID))
+	for _, e := range c.byUID {
+		entries = append(entries, e)
+	}
+	c.mu.RUnlock()
+	for _, e := range entries {
+		if r := e.diag.Load(); r != nil {
+			fn(&e.Pod, r)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +18,10 @@ import (
 // diagnoses the same pods: one set of informers, one list and one watch per
 // resource, one copy of every pod in memory.
 type Registry struct {
+	// Now is the clock of the caches it builds; nil means time.Now (tests
+	// set it).
+	Now func() time.Time
+
 	mu sync.Mutex
 	m  map[string]*sharedCache
 }
@@ -65,6 +70,7 @@ func (r *Registry) Acquire(cfg *ComponentConfig, node string, newClient func() (
 		s = &sharedCache{onWatchError: map[*int]func(string, error){}}
 		cc := cfg.CacheConfig(node)
 		cc.OnWatchError = s.watchError
+		cc.Now = r.Now
 		s.cache = New(client, cc, logger)
 		// The informers outlive the caller's context; the last release stops them.
 		s.cache.Start(context.Background())
