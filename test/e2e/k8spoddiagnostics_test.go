@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,10 +68,152 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	for _, s := range prom.query(t, `e2e_pod_heartbeat{k8s_pod_diagnosis_reason="Unschedulable"}`) {
 		t.Logf("diagnosed series: %v", s.Metric)
 	}
+	// The receiver's own series.
+	q = `count(k8s_pod_diagnosis{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",reason="Unschedulable",stuck="true",status="Pending"})`
+	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
+		t.Fatalf("no k8s_pod_diagnosis series of the pod: %v\ncollector output:\n%s", prom.query(t, `k8s_pod_diagnosis`), proc.Output())
+	}
 	// The same diagnosis on k8s_cluster's k8s.pod.phase, which every stuck-pods panel reads.
 	q = `count(k8s_pod_phase{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",k8s_pod_diagnosis_reason="Unschedulable",k8s_pod_diagnosis_stuck="true"})`
 	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
 		t.Fatalf("k8s_pod_phase of the pod is not diagnosed: %v\ncollector output:\n%s", prom.query(t, `k8s_pod_phase`), proc.Output())
 	}
 	checkDashboardHasData(t, prom, "stuck-pods.json")
+}
+
+// podCounter is a cumulative counter of a pod (value v), identified by namespace and name.
+func podCounter(namespace, pod string, start time.Time, v int64) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("k8s.namespace.name", namespace)
+	rm.Resource().Attributes().PutStr("k8s.pod.name", pod)
+	rm.Resource().Attributes().PutStr("service.name", "flappy-app")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("e2e.requests")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := sum.DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	dp.SetIntValue(v)
+	return md
+}
+
+// setPodStatus writes the kubelet's part of a pod through the status subresource.
+func setPodStatus(t *testing.T, cluster *testcluster.Cluster, ns, name string, crashLooping bool) {
+	t.Helper()
+	p, err := cluster.Client().CoreV1().Pods(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	ready := corev1.ConditionTrue
+	cs := corev1.ContainerStatus{Name: "app", Image: "app:1", Ready: true, RestartCount: 3,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}
+	if crashLooping {
+		ready = corev1.ConditionFalse
+		cs.Ready = false
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+			Message: "back-off 40s restarting failed container=app"}}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+			Message: "panic: DATABASE_URL is not set", StartedAt: now, FinishedAt: now}}
+	}
+	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.9.0.7", PodIPs: []corev1.PodIP{{IP: "10.9.0.7"}}, StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: ready, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: ready, LastTransitionTime: now},
+		},
+		ContainerStatuses: []corev1.ContainerStatus{cs}}
+	if _, err := cluster.Client().CoreV1().Pods(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestK8sPodDiagnosisSeriesIdentity: on the real control plane a pod goes Running -> CrashLoopBackOff ->
+// Running (status subresource) while the pipeline carries a counter of that pod through the processor with
+// its defaults. The counter stays one series whose increase is what was sent; k8s_pod_diagnosis with
+// reason CrashLoopBackOff is present while the pod is stuck and gets no sample after it recovers.
+func TestK8sPodDiagnosisSeriesIdentity(t *testing.T) {
+	cluster := testcluster.Start(t)
+	ns := cluster.Namespace(t)
+	node := cluster.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "flappy"},
+		Spec: corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}
+	if _, err := cluster.Client().CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setPodStatus(t, cluster, ns, "flappy", false)
+
+	prom := startPrometheus(t, 0)
+	proc, otlp := collector(t, "k8spoddiagnosis-series.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write",
+		"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns})
+
+	// The counter: +1 every 500 ms, from 1, one export at a time.
+	start := time.Now()
+	var sent atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			v := sent.Load() + 1
+			if exportOnce(ctx, otlp, podCounter(ns, "flappy", start, v)) == nil {
+				sent.Store(v)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	stopSender := func() { cancel(); <-done }
+	defer stopSender()
+
+	sel := `{k8s_namespace_name="` + ns + `",k8s_pod_name="flappy"}`
+	crash := `count(count_over_time(k8s_pod_diagnosis{k8s_namespace_name="` + ns + `",k8s_pod_name="flappy",reason="CrashLoopBackOff"}[3s]))`
+	time.Sleep(5 * time.Second)
+	if got := prom.scalar(t, crash); got != 0 {
+		t.Fatalf("a CrashLoopBackOff diagnosis before the pod crash-looped: %v", prom.query(t, "k8s_pod_diagnosis"))
+	}
+	setPodStatus(t, cluster, ns, "flappy", true)
+	if got := prom.waitScalar(t, crash, 1, 60*time.Second); got != 1 {
+		t.Fatalf("no k8s_pod_diagnosis{reason=CrashLoopBackOff}: %v\ncollector output:\n%s", prom.query(t, "k8s_pod_diagnosis"), proc.Output())
+	}
+	time.Sleep(5 * time.Second)
+	setPodStatus(t, cluster, ns, "flappy", false)
+	if got := prom.waitScalar(t, crash, 0, 60*time.Second); got != 0 {
+		t.Fatalf("k8s_pod_diagnosis{reason=CrashLoopBackOff} still gets samples after the pod recovered: %v", prom.query(t, "k8s_pod_diagnosis"))
+	}
+	time.Sleep(3 * time.Second)
+	stopSender()
+	last := sent.Load()
+	// Let the last export reach Prometheus.
+	prom.waitScalar(t, `max(max_over_time(e2e_requests`+sel+`[10m]))`, float64(last), 30*time.Second)
+
+	series := prom.query(t, `count_over_time(e2e_requests`+sel+`[10m])`)
+	if len(series) != 1 {
+		t.Fatalf("the counter was cut into %d series across the state changes: %v", len(series), series)
+	}
+	t.Logf("counter series: %v", series[0].Metric)
+	for k := range series[0].Metric {
+		if strings.HasPrefix(k, "k8s_pod_diagnosis") {
+			t.Errorf("the counter carries diagnosis label %s (metrics get none by default)", k)
+		}
+	}
+	first := prom.scalar(t, `min_over_time(e2e_requests`+sel+`[10m])`)
+	lastSeen := prom.scalar(t, `max_over_time(e2e_requests`+sel+`[10m])`)
+	if resets := prom.scalar(t, `resets(e2e_requests`+sel+`[10m])`); resets != 0 {
+		t.Errorf("resets() = %v, want 0", resets)
+	}
+	if lastSeen != float64(last) || first != 1 {
+		t.Errorf("stored counter runs from %v to %v, sent 1 to %d", first, lastSeen, last)
+	}
+	// increase() over the whole span: Prometheus extrapolates to the range's edges (here, back toward the
+	// counter's zero before the first sample and forward past the last), at most one increment on each
+	// side at one increment per sample. The stored values above are the exact check.
+	inc := prom.scalar(t, `increase(e2e_requests`+sel+`[10m])`)
+	t.Logf("sent %d increments; stored first %v last %v; increase()[10m] = %.2f", last, first, lastSeen, inc)
+	if inc < float64(last)-1 || inc > float64(last)+2 {
+		t.Errorf("increase() = %.2f, want what was sent (%d) within the extrapolation of one increment each side", inc, last)
+	}
 }
