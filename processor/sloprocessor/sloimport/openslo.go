@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -247,7 +248,7 @@ func histogramOf(query string) (*sloprocessor.MetricSelector, error) {
 	for _, m := range found[0].LabelMatchers {
 		switch m.Name {
 		case "le":
-		case labels.MetricName:
+		case model.MetricNameLabel:
 			ms = append(ms, labels.MustNewMatcher(m.Type, m.Name, strings.TrimSuffix(m.Value, "_bucket")))
 		default:
 			ms = append(ms, m)

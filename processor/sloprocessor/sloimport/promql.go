@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -78,7 +79,7 @@ func matchersToSelector(query string, ms []*labels.Matcher) (counted, error) {
 	bucket := false
 	for _, m := range ms {
 		switch {
-		case m.Name == labels.MetricName:
+		case m.Name == model.MetricNameLabel:
 			if m.Type != labels.MatchEqual {
 				return c, fmt.Errorf("%q: the metric name must be given exactly", query)
 			}
