@@ -19,7 +19,7 @@ TOOLS_MOD  := internal/tools
 # Our components: every directory with a metadata.yaml (mdatagen input).
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml))
 
-.PHONY: tools build run test e2e generate check-generate lint bench clean
+.PHONY: tools build run test test-setup e2e generate check-generate lint bench clean
 
 # ocb's main package is .../cmd/builder; we call the binary ocb.
 $(BIN)/ocb: $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
@@ -40,19 +40,27 @@ build:
 run: build
 	$(COLLECTOR) --config deploy/configs/local.yaml
 
-# mdatagen for each of our components, then ocb (sources only; `build` compiles them).
+# Everything generated: mdatagen for each of our components (internal/metadata, documentation.md,
+# generated tests, the README status block), every //go:generate directive (deploy's ACK and Operator
+# resources, ...; with ./bin first on PATH), then ocb (sources only; `build` compiles them).
 generate: $(BIN)/ocb $(BIN)/mdatagen
 	for c in $(COMPONENTS); do (cd $$c && $(BIN)/mdatagen metadata.yaml); done
+	PATH="$(BIN):$$PATH" $(GO) generate ./...
 	GOFLAGS=-mod=mod $(BIN)/ocb --config builder-config.yaml --skip-compilation
 
+# Any difference anywhere in the work tree after `generate` fails: commit your work first.
 check-generate: generate
-	git diff --exit-code -- distribution $(COMPONENTS) && \
-	  test -z "$$(git status --porcelain -- distribution $(COMPONENTS))" || \
-	  { echo "make generate changed committed files: run it and commit the result"; exit 1; }
+	@git diff --exit-code --stat && test -z "$$(git status --porcelain)" || \
+	  { git status --porcelain; echo "make generate changed or added files: run it and commit the result"; exit 1; }
+
+# What the tests need from the machine: Debian packages (installed when root and missing), the test
+# control plane (built once per machine, cached by version); prints which tests will skip and why.
+test-setup:
+	bash internal/testenv/setup.sh
 
 # Every unit, integration and end-to-end test; -race for all (our components run goroutines).
 # The end-to-end tests run the binary that `build` just made.
-test: build
+test: test-setup build
 	OTELCOL_SRE_BINARY=$(COLLECTOR) $(GO) test -race -count=1 -timeout 45m ./...
 
 e2e: build
