@@ -42,7 +42,11 @@ fi
 unavailable=()
 $root || unavailable+=(root)
 unavailable+=("${missing[@]}")
-if ! bash internal/testcluster/build.sh >/dev/null; then
+if [ -n "${OTELCOL_SRE_KUBE_BIN:-}" ]; then # the tests take the binaries from there instead of the cache
+	for b in etcd kube-apiserver kube-scheduler; do
+		[ -x "$OTELCOL_SRE_KUBE_BIN/$b" ] || { unavailable+=(controlplane); break; }
+	done
+elif ! bash internal/testcluster/build.sh >/dev/null; then
 	unavailable+=(controlplane)
 fi
 
@@ -55,7 +59,7 @@ fi
 	for u in "${unavailable[@]}"; do
 		case "$u" in
 		root) why="not running as root" ;;
-		controlplane) why="the test control plane did not build (bash internal/testcluster/build.sh)" ;;
+		controlplane) why="no test control plane (bash internal/testcluster/build.sh, or OTELCOL_SRE_KUBE_BIN)" ;;
 		*) why="Debian package $u missing ($($root && echo "apt-get could not install it" || echo "run make test as root to install it"))" ;;
 		esac
 		printf '  - %s: %s\n' "$why" "${skips[$u]}"
