@@ -6,13 +6,14 @@ package deploy_test
 import (
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
 )
 
 var promql = parser.NewParser(parser.Options{})
@@ -38,24 +39,26 @@ func TestDashboardQueriesParse(t *testing.T) {
 	}
 }
 
-// Every metric and label the rules and dashboards use is one the components emit: the DESIGN.md
-// contract names after remote write (deploy/configs/amp.yaml: '.' -> '_', no suffixes, resource
-// attributes as labels), and the ethtool receiver's metadata.yaml.
+// Every metric and label the rules and dashboards use is one the components emit: the contract names
+// the components export (docs/DESIGN.md) as remote write spells them (deploy/configs/amp.yaml: '.' -> '_',
+// no suffixes, resource attributes as labels), and the ethtool receiver's metadata.yaml.
 func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 	metrics := map[string]bool{
-		// sloprocessor outputs (DESIGN.md).
-		"slo_sli": true, "slo_burn_rate": true, "slo_objective": true, "slo_error_budget_remaining": true,
-		"slo_events": true, "slo_window_coverage": true, "slo_alert_state": true,
 		// k8s_cluster's per-pod k8s.pod.phase, annotated by k8spoddiagnostics.
 		"k8s_pod_phase": true,
+	}
+	for _, m := range []string{sloprocessor.MetricSLI, sloprocessor.MetricBurnRate, sloprocessor.MetricObjective,
+		sloprocessor.MetricBudgetRemaining, sloprocessor.MetricEvents, sloprocessor.MetricCoverage, sloprocessor.MetricAlertState} {
+		metrics[underscore.Replace(m)] = true
 	}
 	labels := map[string]bool{
 		"cluster":       true, // external label of prometheus_remote_write/amp
 		"k8s_node_name": true, "k8s_namespace_name": true, "k8s_pod_name": true, "k8s_pod_uid": true,
-		"k8s_pod_diagnosis_status": true, "k8s_pod_diagnosis_stuck": true, "k8s_pod_diagnosis_reason": true,
-		"k8s_pod_diagnosis_container": true, "k8s_pod_diagnosis_message": true, "k8s_pod_diagnosis_since": true,
-		"k8s_pod_diagnosis_hint": true,
-		"slo_name":               true, "slo_service": true, "slo_window": true, "slo_alert_severity": true, "slo_outcome": true,
+	}
+	for _, l := range []string{diagnosis.AttributeStatus, diagnosis.AttributeStuck, diagnosis.AttributeReason,
+		diagnosis.AttributeContainer, diagnosis.AttributeMessage, diagnosis.AttributeSince, diagnosis.AttributeHint,
+		sloprocessor.AttrName, sloprocessor.AttrService, sloprocessor.AttrWindow, sloprocessor.AttrSeverity, sloprocessor.AttrOutcome} {
+		labels[underscore.Replace(l)] = true
 	}
 	ethtoolMetadata(t, metrics, labels)
 	clusterHealthNames(t, metrics, labels)
@@ -72,7 +75,7 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 			switch v := n.(type) {
 			case *parser.VectorSelector:
 				if !metrics[v.Name] {
-					t.Errorf("%s: metric %s is not emitted by any component (contract names: DESIGN.md, ethtool metadata.yaml)", where, v.Name)
+					t.Errorf("%s: metric %s is not emitted by any component (contract names: docs/DESIGN.md, ethtool metadata.yaml)", where, v.Name)
 				}
 				for _, m := range v.LabelMatchers {
 					if m.Name != "__name__" && !labels[m.Name] {
@@ -117,7 +120,6 @@ func ethtoolMetadata(t *testing.T, metrics, labels map[string]bool) {
 	if err := yaml.Unmarshal(b, &md); err != nil {
 		t.Fatal(err)
 	}
-	underscore := strings.NewReplacer(".", "_")
 	for name := range md.Metrics {
 		metrics[underscore.Replace(name)] = true
 	}
