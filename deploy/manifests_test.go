@@ -25,6 +25,7 @@ import (
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/render"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
 )
 
 // rendered builds every overlay once per test binary.
@@ -580,6 +581,28 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		onDisk, err := os.ReadFile(f.Path)
 		if err != nil || !bytes.Equal(onDisk, f.Content) {
 			t.Errorf("%s is stale or missing (%v): run `go generate ./deploy`", f.Path, err)
+		}
+	}
+}
+
+// Every mode that runs a pod-diagnosis component grants what its pod cache uses (kubeclient.Rules, the
+// rules the processor's control-plane tests run with).
+func TestRBACCoversThePodDiagnosisCache(t *testing.T) {
+	for _, key := range []string{
+		"agent/ClusterRole/otelcol-sre-agent", "agent-direct/ClusterRole/otelcol-sre-agent",
+		"gateway/ClusterRole/otelcol-sre-gateway-slo",
+		"sidecar/Role/otelcol-sre-sidecar", "sidecar-operator/Role/otelcol-sre-sidecar",
+	} {
+		for _, r := range kubeclient.Rules() {
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, v := range r.Verbs {
+						if !slices.Contains(wantRBAC[key][rbacRule{g, res}], v) {
+							t.Errorf("%s does not grant %s %s/%s, which the pod-diagnosis cache uses", key, v, g, res)
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -5,14 +5,13 @@
 // control plane (etcd + kube-apiserver + kube-scheduler from
 // internal/testcluster): the Unschedulable message comes from the real
 // scheduler, kubelet-reported states are written through the status
-// subresource, the client is bound to the ClusterRole we ship, and the API
+// subresource, the client is bound to exactly kubeclient.Rules (which deploy's
+// tests check every mode's role grants), and the API
 // server is stopped and restarted under a running processor.
 package integrationtest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,14 +24,13 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor"
@@ -43,17 +41,6 @@ func TestMain(m *testing.M) { testcluster.Main(m) }
 // waitFor bounds waits on the scheduler, informers and watch recovery; generous
 // for a loaded shared machine.
 const waitFor = 2 * time.Minute
-
-// shippedRules are the rules of testdata/rbac.yaml, the ClusterRole we ship.
-func shippedRules(t *testing.T) []rbacv1.PolicyRule {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "rbac.yaml"))
-	require.NoError(t, err)
-	defer f.Close()
-	var role rbacv1.ClusterRole
-	require.NoError(t, yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(&role))
-	return role.Rules
-}
 
 type pipeline struct {
 	proc processor.Metrics
@@ -182,7 +169,7 @@ func TestRealControlPlaneDiagnosesWithShippedClusterRole(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	c.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
-	client, _ := c.ClientWithClusterRole(t, ns, shippedRules(t))
+	client, _ := c.ClientWithClusterRole(t, ns, kubeclient.Rules())
 
 	_, err := client.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{})
 	require.Truef(t, apierrors.IsForbidden(err), "the shipped role must not read secrets, got %v", err)
@@ -245,7 +232,7 @@ func TestRealControlPlaneAPIServerOutage(t *testing.T) {
 	c := testcluster.Start(t)
 	ns := c.Namespace(t)
 	c.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
-	client, _ := c.ClientWithClusterRole(t, ns, shippedRules(t))
+	client, _ := c.ClientWithClusterRole(t, ns, kubeclient.Rules())
 	p := startProcessor(t, client, ns)
 
 	crashy := createPod(t, c, ns, "crashy", "100m")
