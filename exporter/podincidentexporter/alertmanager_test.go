@@ -5,6 +5,7 @@ package podincidentexporter
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -31,8 +32,9 @@ func freePort(t *testing.T) int {
 }
 
 // startAlertmanager runs Debian's prometheus-alertmanager on 127.0.0.1
-// with config and returns its base URL.
-func startAlertmanager(t *testing.T, config string) string {
+// with config under the route prefix (AMP's is
+// /workspaces/ID/alertmanager) and returns its base URL.
+func startAlertmanager(t *testing.T, config, prefix string) string {
 	t.Helper()
 	bin := testenv.LookPath(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	dir := t.TempDir()
@@ -41,7 +43,7 @@ func startAlertmanager(t *testing.T, config string) string {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.path="+dir, "--web.listen-address="+addr,
-		"--cluster.listen-address=", "--log.level=warn")
+		"--cluster.listen-address=", "--log.level=warn", "--web.route-prefix="+cmp.Or(prefix, "/"))
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -51,7 +53,7 @@ func startAlertmanager(t *testing.T, config string) string {
 			t.Logf("alertmanager output:\n%s", out.String())
 		}
 	})
-	base := "http://" + addr
+	base := "http://" + addr + prefix
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/-/ready")
 		if err != nil {
@@ -114,7 +116,7 @@ receivers:
     webhook_configs:
       - url: %s
         send_resolved: true
-`, hook.srv.URL))
+`, hook.srv.URL), "")
 
 	am := &AlertmanagerConfig{ResendInterval: 200 * time.Millisecond, Labels: map[string]string{"severity": "warning"}}
 	am.Endpoint = base
