@@ -44,7 +44,7 @@ var rbacObjects = []string{"Namespace", "ServiceAccount", "ClusterRole", "Cluste
 // requests a compromised collector would try are not.
 func TestServiceAccountTokensHaveExactlyTheirModesAccess(t *testing.T) {
 	c := testcluster.Shared(t)
-	for _, name := range []string{"agent", "gateway", "sidecar"} {
+	for _, name := range []string{"agent", "gateway", "gateway-lambda", "sidecar"} {
 		var objs []*unstructured.Unstructured
 		for _, o := range rendered(t)[name] {
 			if slices.Contains(rbacObjects, o.GetKind()) {
@@ -63,6 +63,8 @@ func TestServiceAccountTokensHaveExactlyTheirModesAccess(t *testing.T) {
 		{"otelcol-sre", "otelcol-sre-agent", []string{"agent/ClusterRole/otelcol-sre-agent"}, nil},
 		{"otelcol-sre", "otelcol-sre-gateway-slo", []string{"gateway/ClusterRole/otelcol-sre-gateway-slo"}, []string{"gateway/Role/otelcol-sre-gateway-slo-leader-election"}},
 		{"otelcol-sre", "otelcol-sre-gateway-lb", nil, nil},
+		// YACE talks to AWS only (its own IRSA role); no Kubernetes access at all.
+		{"otelcol-sre", "otelcol-sre-yace", nil, nil},
 		{"demo", "demo-app", nil, []string{"sidecar/Role/otelcol-sre-sidecar"}},
 	} {
 		t.Run(sa.namespace+"/"+sa.name, func(t *testing.T) {
