@@ -19,6 +19,7 @@ import (
 var contractNames = []string{
 	diagnosis.AttributeStatus, diagnosis.AttributeStuck, diagnosis.AttributeReason, diagnosis.AttributeContainer,
 	diagnosis.AttributeMessage, diagnosis.AttributeSince, diagnosis.AttributeHint,
+	diagnosis.MetricDiagnosis, diagnosis.MetricDiagnosisDuration,
 	sloprocessor.MetricSLI, sloprocessor.MetricBurnRate, sloprocessor.MetricObjective,
 	sloprocessor.MetricBudgetRemaining, sloprocessor.MetricEvents, sloprocessor.MetricCoverage,
 	sloprocessor.MetricAlertState,
@@ -27,7 +28,7 @@ var contractNames = []string{
 }
 
 // contractName matches a diagnosis attribute or an SLO metric/attribute name written as code in markdown.
-var contractName = regexp.MustCompile("`((?:k8s\\.pod\\.diagnosis|slo)\\.[a-z_.]+)`")
+var contractName = regexp.MustCompile("`(k8s\\.pod\\.diagnosis(?:\\.[a-z_.]+)?|slo\\.[a-z_.]+)`")
 
 // DESIGN.md documents every contract name the code defines, and no other.
 func TestDesignDocumentsTheContractNames(t *testing.T) {

@@ -6,4 +6,4 @@
 // Package k8spoddiagnosticsprocessor attaches each pod's diagnosis — why it
 // is Pending, Waiting, crash-looping, not Ready or stuck terminating — to the
 // metrics, logs and spans of that pod.
-package k8spoddiagnosticsprocessor // import "github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor"
+package k8spoddiagnosticsprocessor

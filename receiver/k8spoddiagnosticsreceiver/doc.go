@@ -6,4 +6,4 @@
 // Package k8spoddiagnosticsreceiver emits the diagnosis of every diagnosed
 // pod as its own series, k8s.pod.diagnosis, from the shared pod-diagnosis
 // informer cache.
-package k8spoddiagnosticsreceiver // import "github.com/otelcol-sre/otelcol-sre/receiver/k8spoddiagnosticsreceiver"
+package k8spoddiagnosticsreceiver

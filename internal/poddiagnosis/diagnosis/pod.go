@@ -1,7 +1,7 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-package diagnosis // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+package diagnosis
 
 import (
 	"math"

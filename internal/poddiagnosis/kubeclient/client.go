@@ -5,7 +5,7 @@
 // the contrib Kubernetes components (auth_type serviceAccount, kubeConfig or
 // none; context; kube_api_qps; kube_api_burst), whose k8sconfig package is
 // internal to the contrib module and cannot be imported.
-package kubeclient // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
+package kubeclient
 
 import (
 	"errors"

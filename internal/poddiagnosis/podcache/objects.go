@@ -1,7 +1,7 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-package podcache // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
+package podcache
 
 import (
 	"sync"

@@ -4,7 +4,7 @@
 // Package podtest gives the pod-diagnosis tests and benchmarks the diagnosis
 // testdata (pods as `kubectl get pod -o json` prints them) and fleets of
 // distinct pods built from them.
-package podtest // import "github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podtest"
+package podtest
 
 import (
 	"encoding/json"

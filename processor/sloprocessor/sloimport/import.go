@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package sloimport converts SLO specifications written for other tools into
 // the slo processor's configuration: Sloth's prometheus/v1 spec and OpenSLO
 // v1 SLO documents (ratio and threshold metrics from Prometheus queries).

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package slorules writes Prometheus recording and multi-window
 // multi-burn-rate alert rules for the SLOs of an slo processor
 // configuration, computed from the slo.events counters the processor emits

@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package statecodec reads the SLO processor's persisted state: one reader
 // for what the state is written with (encoding/binary's AppendUvarint,
 // AppendVarint and little-endian AppendUint64, and length-prefixed bytes).
