@@ -81,9 +81,6 @@ func readYACEConfig(t *testing.T) yaceConfig {
 	return c
 }
 
-// yaceSeries is one series name YACE exports for the config, with the labels its dimensions become.
-type yaceSeries struct{ name, dimensionLabels string }
-
 // yaceMetricName is YACE's naming (pkg/promutil BuildMetricName, v0.63.0): "aws_" + the lower-cased
 // namespace + the metric in snake case without a repeated namespace prefix + the statistic.
 func yaceMetricName(namespace, metric, statistic string) string {
