@@ -11,9 +11,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -25,16 +28,24 @@ import (
 // one metric that Prometheus acknowledged, per (run, shard, timestamp). Prometheus silently merges an exact
 // duplicate, so duplicates are only visible here. down() closes the port (connection refused, like a dead
 // backend) until up().
+//
+// It is also the AMP stand-in for fault cases (AMP cannot run here): throttle() answers 429 with a
+// Retry-After header, as AMP does above a workspace's ingestion quota, and rejectOnce() answers one
+// request carrying a chosen run's samples with 400, as AMP does for an out-of-order or invalid sample.
 type rwCounter struct {
 	metric string
 	next   http.Handler
 	port   int
 
-	mu       sync.Mutex
-	seen     map[string]int
-	requests int
-	statuses map[int]int
-	srv      *httptest.Server
+	mu            sync.Mutex
+	seen          map[string]int
+	requests      int
+	statuses      map[int]int
+	srv           *httptest.Server
+	throttleUntil time.Time
+	retryAfter    time.Duration
+	rejectRun     string // the next request with a sample of this run is answered 400, then it is cleared
+	rejected      int    // samples of the metric in requests answered 400 by rejectOnce
 }
 
 func newRWCounter(t *testing.T, metric string, prom *prometheusServer) *rwCounter {
@@ -82,30 +93,32 @@ type statusRecorder struct {
 
 func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
 
-func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	c.next.ServeHTTP(rec, r)
+// throttle answers every request with 429 and Retry-After: retryAfter (whole seconds) for d from now.
+func (c *rwCounter) throttle(d, retryAfter time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests++
-	c.statuses[rec.status]++
-	if rec.status/100 != 2 {
-		return
-	}
+	c.throttleUntil = time.Now().Add(d)
+	c.retryAfter = retryAfter
+}
+
+// rejectOnce answers the next request that carries a sample of run with 400 (and forwards nothing of it).
+func (c *rwCounter) rejectOnce(run string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rejectRun = run
+}
+
+// keyedSamples lists the request's samples of the counted metric as run/shard/timestamp keys.
+func (c *rwCounter) keyedSamples(body []byte) []string {
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
-		return
+		return nil
 	}
 	var wr prompb.WriteRequest
 	if err := wr.Unmarshal(raw); err != nil {
-		return
+		return nil
 	}
+	var keys []string
 	for _, ts := range wr.Timeseries {
 		var name, run, shard string
 		for _, l := range ts.Labels {
@@ -122,8 +135,48 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		for _, s := range ts.Samples {
-			c.seen[run+"/"+shard+"/"+strconv.FormatInt(s.Timestamp, 10)]++
+			keys = append(keys, run+"/"+shard+"/"+strconv.FormatInt(s.Timestamp, 10))
 		}
+	}
+	return keys
+}
+
+func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	keys := c.keyedSamples(body)
+	c.mu.Lock()
+	c.requests++
+	if time.Now().Before(c.throttleUntil) {
+		c.statuses[http.StatusTooManyRequests]++
+		w.Header().Set("Retry-After", strconv.Itoa(int(c.retryAfter.Seconds())))
+		c.mu.Unlock()
+		http.Error(w, "stand-in for AMP: ingestion rate limit exceeded", http.StatusTooManyRequests)
+		return
+	}
+	if c.rejectRun != "" && slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, c.rejectRun+"/") }) {
+		c.rejectRun = ""
+		c.rejected += len(keys)
+		c.statuses[http.StatusBadRequest]++
+		c.mu.Unlock()
+		http.Error(w, "stand-in for AMP: out of order sample", http.StatusBadRequest)
+		return
+	}
+	c.mu.Unlock()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	c.next.ServeHTTP(rec, r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statuses[rec.status]++
+	if rec.status/100 != 2 {
+		return
+	}
+	for _, k := range keys {
+		c.seen[k]++
 	}
 }
 

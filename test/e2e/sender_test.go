@@ -25,9 +25,10 @@ import (
 // sent only once the collector acknowledged it; retryable refusals (Unavailable, ResourceExhausted, ...) are
 // retried the way the OTLP exporter retries, permanent ones are counted as refused.
 type seqSender struct {
-	run    string
-	shards int
-	metric string
+	run      string
+	shards   int
+	metric   string
+	instance string // service.instance.id (and so the instance label and target_info series); the run by default
 
 	mu       sync.Mutex
 	conn     *grpc.ClientConn
@@ -46,14 +47,14 @@ func newSeqSender(t *testing.T, endpoint, run string, shards int) *seqSender {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &seqSender{run: run, shards: shards, metric: "e2e.seq", conn: conn, client: pmetricotlp.NewGRPCClient(conn)}
+	return &seqSender{run: run, shards: shards, metric: "e2e.seq", instance: run, conn: conn, client: pmetricotlp.NewGRPCClient(conn)}
 }
 
 func (s *seqSender) tick(i int, ts time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("service.name", "e2e")
-	rm.Resource().Attributes().PutStr("service.instance.id", s.run)
+	rm.Resource().Attributes().PutStr("service.instance.id", s.instance)
 	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	m.SetName(s.metric)
 	g := m.SetEmptyGauge()
