@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +28,8 @@ import (
 // duplicate, so duplicates are only visible here. down() closes the port (connection refused, like a dead
 // backend) until up().
 //
-// It is also the AMP stand-in for fault cases (AMP cannot run here): throttle() answers 429 with a
-// Retry-After header, as AMP does above a workspace's ingestion quota, and rejectOnce() answers one
-// request carrying a chosen run's samples with 400, as AMP does for an out-of-order or invalid sample.
+// It is also the AMP stand-in for throttling (AMP cannot run here): throttle() answers 429 with a
+// Retry-After header, as AMP does above a workspace's ingestion quota.
 type rwCounter struct {
 	metric string
 	next   http.Handler
@@ -44,15 +42,14 @@ type rwCounter struct {
 	srv           *httptest.Server
 	throttleUntil time.Time
 	retryAfter    time.Duration
-	rejectRun     string // the next request with a sample of this run is answered 400, then it is cleared
-	rejected      int    // samples of the metric in requests answered 400 by rejectOnce
+	refused       map[string]int // samples of the metric per run in requests Prometheus answered non-2xx
 }
 
 func newRWCounter(t *testing.T, metric string, prom *prometheusServer) *rwCounter {
 	t.Helper()
 	target, _ := url.Parse(prom.url())
 	c := &rwCounter{metric: metric, next: httputil.NewSingleHostReverseProxy(target), port: collectortest.FreePort(t),
-		seen: map[string]int{}, statuses: map[int]int{}}
+		seen: map[string]int{}, statuses: map[int]int{}, refused: map[string]int{}}
 	c.up(t)
 	t.Cleanup(c.down)
 	return c
@@ -99,13 +96,6 @@ func (c *rwCounter) throttle(d, retryAfter time.Duration) {
 	defer c.mu.Unlock()
 	c.throttleUntil = time.Now().Add(d)
 	c.retryAfter = retryAfter
-}
-
-// rejectOnce answers the next request that carries a sample of run with 400 (and forwards nothing of it).
-func (c *rwCounter) rejectOnce(run string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.rejectRun = run
 }
 
 // keyedSamples lists the request's samples of the counted metric as run/shard/timestamp keys.
@@ -157,14 +147,6 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "stand-in for AMP: ingestion rate limit exceeded", http.StatusTooManyRequests)
 		return
 	}
-	if c.rejectRun != "" && slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, c.rejectRun+"/") }) {
-		c.rejectRun = ""
-		c.rejected += len(keys)
-		c.statuses[http.StatusBadRequest]++
-		c.mu.Unlock()
-		http.Error(w, "stand-in for AMP: out of order sample", http.StatusBadRequest)
-		return
-	}
 	c.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -173,6 +155,10 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.mu.Unlock()
 	c.statuses[rec.status]++
 	if rec.status/100 != 2 {
+		for _, k := range keys {
+			run, _, _ := strings.Cut(k, "/")
+			c.refused[run]++
+		}
 		return
 	}
 	for _, k := range keys {
@@ -203,4 +189,12 @@ func (c *rwCounter) statusCounts() map[int]int {
 		m[k] = v
 	}
 	return m
+}
+
+// refusedSamples is how many samples of run were in requests Prometheus refused (not counting retries of
+// the same request: each refusal counts its samples again).
+func (c *rwCounter) refusedSamples(run string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused[run]
 }

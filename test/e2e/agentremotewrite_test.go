@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+)
+
+// TestAgentRemoteWriteStoresTheSameSeriesAsContrib: the same pdata (every shape remote write translates)
+// through prometheus_remote_write and through agent_remote_write into one Prometheus, told apart only by
+// service.instance.id: after replacing that, the stored series (names, every label, values) are identical.
+func TestAgentRemoteWriteStoresTheSameSeriesAsContrib(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, 0)
+	contrib, contribOTLP := collector(t, "remotewrite-wal.yaml", rwEnv(t, prom.url()+"/api/v1/write"))
+	agent, agentOTLP := collector(t, "agentremotewrite.yaml", rwEnv(t, prom.url()+"/api/v1/write"))
+	defer heartbeat(t, contribOTLP, "same-series")() // the contrib WAL ships its tail only on a next write
+	now := time.Now()
+	export(t, contribOTLP, shapes("pod-contrib", now))
+	export(t, agentOTLP, shapes("pod-agent", now))
+
+	stored := func(instance string) map[string]string {
+		out := map[string]string{}
+		for _, s := range prom.query(t, `{instance="`+instance+`"}`) {
+			s.Metric["instance"] = "X"
+			keys := slices.Sorted(maps.Keys(s.Metric))
+			var b strings.Builder
+			for _, k := range keys {
+				b.WriteString(k + "=" + s.Metric[k] + ",")
+			}
+			out[b.String()] = s.Value[1].(string)
+		}
+		return out
+	}
+	const series = 8 // gauge, counter, 3 buckets, count, sum, target_info
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if len(stored("pod-contrib")) == series && len(stored("pod-agent")) == series {
+			break
+		}
+	}
+	want, got := stored("pod-contrib"), stored("pod-agent")
+	if len(want) != series || !maps.Equal(want, got) {
+		t.Errorf("series differ:\nprometheus_remote_write: %v\nagent_remote_write:      %v\ncontrib:\n%s\nagent:\n%s", want, got, contrib.Output(), agent.Output())
+	}
+}
+
+// TestAgentRemoteWriteLowVolumeDelay: one sample a second; each must be queryable in Prometheus soon after
+// the collector acknowledged it. The delay is logged (issue 14 asks for under 5 s; the contrib WAL's tail
+// waits for its 1-minute truncate_frequency in deploy), not asserted: no timing asserts in tests.
+func TestAgentRemoteWriteLowVolumeDelay(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, 0)
+	_, otlp := collector(t, "agentremotewrite.yaml", rwEnv(t, prom.url()+"/api/v1/write"))
+	s := newSeqSender(t, otlp, "lowvol", 1)
+	var worst time.Duration
+	for i := range 10 {
+		if err := s.sendNext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		acked := time.Now()
+		q := `e2e_seq{run="lowvol"}`
+		if got := prom.waitScalar(t, q, float64(i), 30*time.Second); got != float64(i) {
+			t.Fatalf("tick %d not in Prometheus 30 s after it was acknowledged (last value %v)", i, got)
+		}
+		worst = max(worst, time.Since(acked))
+		time.Sleep(time.Second)
+	}
+	t.Logf("1 sample/s: worst acknowledged-to-queryable delay %s over 10 samples (Prometheus polled every 250 ms)", worst)
+}
+
+// TestAgentRemoteWriteSIGKILLRestart documents the limit that keeps agent_remote_write out of deploy: after
+// a SIGKILL and a restart on the same WAL, Prometheus' watcher sends only samples timestamped after its new
+// start, so what the killed process had not sent (here: everything acknowledged while the target was down)
+// and what the sender retried across the restart is lost. Fails once the engine replays it.
+func TestAgentRemoteWriteSIGKILLRestart(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, 0)
+	rw := newRWCounter(t, "e2e_seq", prom)
+	env := rwEnv(t, rw.url())
+	env["HEALTH_PORT"] = collectortest.Port(collectortest.FreePort(t))
+	env["OTLP_PORT"] = collectortest.Port(collectortest.FreePort(t))
+	first, otlp := collector(t, "agentremotewrite.yaml", env)
+	s := newSeqSender(t, otlp, "agent-kill", shards)
+	done := make(chan []error)
+	go func() { done <- s.sendFor(context.Background(), 15*time.Second, tickInterval) }()
+	time.Sleep(4 * time.Second)
+	rw.down() // what is acknowledged from now on stays in the WAL
+	time.Sleep(3 * time.Second)
+	before, _ := s.ackedTicks()
+	first.Kill()
+	rw.up(t)
+	second, _ := collector(t, "agentremotewrite.yaml", env)
+	for _, err := range <-done {
+		t.Logf("sender: %v", err)
+	}
+	d := account(t, prom, rw, s, 15*time.Second)
+	t.Logf("SIGKILL after %d acknowledged ticks (target down for the last 3 s): lost %d of %d; after restart:\n%s",
+		before, d.lost, d.acked, second.Output())
+	if d.lost == 0 {
+		t.Errorf("nothing lost across a SIGKILL: the engine now replays the WAL; update the exporter README and consider deploy")
+	}
+}
