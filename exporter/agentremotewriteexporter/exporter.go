@@ -112,8 +112,6 @@ func (c *Config) remoteWriteConfig() (*promconfig.RemoteWriteConfig, error) {
 	}
 	if c.SigV4 != nil {
 		rw.SigV4Config = &sigv4.SigV4Config{Region: c.SigV4.Region, ServiceName: c.SigV4.Service, RoleARN: c.SigV4.RoleARN}
-		// Prometheus refuses other authorization next to sigv4; the defaults carry none but follow redirects.
-		rw.HTTPClientConfig = commoncfg.DefaultHTTPClientConfig
 	}
 	return &rw, nil
 }
