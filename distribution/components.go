@@ -14,6 +14,7 @@ import (
 	spanmetricsconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector"
 	routingconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/routingconnector"
 	podincidentexporter "github.com/otelcol-sre/otelcol-sre/exporter/podincidentexporter"
+	agentremotewriteexporter "github.com/otelcol-sre/otelcol-sre/exporter/agentremotewriteexporter"
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
 	awsemfexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awsemfexporter"
 	awscloudwatchlogsexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awscloudwatchlogsexporter"
@@ -117,6 +118,7 @@ func components() (otelcol.Factories, error) {
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		podincidentexporter.NewFactory(),
+		agentremotewriteexporter.NewFactory(),
 		prometheusremotewriteexporter.NewFactory(),
 		awsemfexporter.NewFactory(),
 		awscloudwatchlogsexporter.NewFactory(),
@@ -132,6 +134,7 @@ func components() (otelcol.Factories, error) {
 	}
 	factories.ExporterModules = makeModulesMap(factories.Exporters, map[component.Type]string{
 		podincidentexporter.NewFactory().Type(): "github.com/otelcol-sre/otelcol-sre v0.0.0",
+		agentremotewriteexporter.NewFactory().Type(): "github.com/otelcol-sre/otelcol-sre v0.0.0",
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.155.0",
 		awsemfexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awsemfexporter v0.155.0",
 		awscloudwatchlogsexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/awscloudwatchlogsexporter v0.152.0",
