@@ -27,7 +27,11 @@ func TestAgentRemoteWriteStoresTheSameSeriesAsContrib(t *testing.T) {
 	stored := func(instance string) map[string]string {
 		out := map[string]string{}
 		for _, s := range prom.query(t, `{instance="`+instance+`"}`) {
+			// The instance is what tells the two apart (resource_to_telemetry_conversion copies it as a label too).
 			s.Metric["instance"] = "X"
+			if _, ok := s.Metric["service_instance_id"]; ok {
+				s.Metric["service_instance_id"] = "X"
+			}
 			keys := slices.Sorted(maps.Keys(s.Metric))
 			var b strings.Builder
 			for _, k := range keys {

@@ -29,6 +29,8 @@ type seqSender struct {
 	shards   int
 	metric   string
 	instance string // service.instance.id (and so the instance label and target_info series); the run by default
+	// resource holds more resource attributes; any non-identifying one makes the translation write target_info
+	resource map[string]string
 
 	mu       sync.Mutex
 	conn     *grpc.ClientConn
@@ -55,6 +57,9 @@ func (s *seqSender) tick(i int, ts time.Time) pmetric.Metrics {
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("service.name", "e2e")
 	rm.Resource().Attributes().PutStr("service.instance.id", s.instance)
+	for k, v := range s.resource {
+		rm.Resource().Attributes().PutStr(k, v)
+	}
 	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	m.SetName(s.metric)
 	g := m.SetEmptyGauge()
