@@ -41,6 +41,25 @@ var (
 // not send stays in the WAL.
 const flushDeadline = 10 * time.Second
 
+// notifyInterval: the WAL watcher reads when a commit notifies it, and otherwise only every 15 s; a
+// notification sent before it listens (right after start) is lost, so the exporter also notifies it on
+// this tick. A read that finds nothing new is cheap.
+const notifyInterval = time.Second
+
+func notifyEvery(rs *remote.Storage, d time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			rs.Notify()
+		}
+	}
+}
+
 // watcherStartTimeout bounds how long start waits for the WAL watcher (it starts within milliseconds).
 const watcherStartTimeout = 30 * time.Second
 
@@ -56,6 +75,8 @@ type agentExporter struct {
 	mu     sync.RWMutex // guards db and remote: pushes share it (agent appenders are concurrent), start and shutdown own it
 	remote *remote.Storage
 	db     *agent.DB
+	stop   chan struct{} // ends the notifier
+	done   chan struct{}
 	warned warnOnce
 }
 
@@ -144,7 +165,9 @@ func (e *agentExporter) start(_ context.Context, _ component.Host) error {
 	db.SetWriteNotified(rs)
 	e.mu.Lock()
 	e.remote, e.db = rs, db
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	e.mu.Unlock()
+	go notifyEvery(rs, notifyInterval, e.stop, e.done)
 	// Samples timestamped before the watcher's start are never sent: hold the pipeline until it started.
 	select {
 	case <-signal.started:
@@ -160,6 +183,11 @@ func (e *agentExporter) shutdown(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
+	if e.stop != nil {
+		close(e.stop)
+		<-e.done
+		e.stop = nil
+	}
 	if e.db != nil {
 		errs = append(errs, e.db.Close())
 	}

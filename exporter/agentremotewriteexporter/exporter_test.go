@@ -344,8 +344,8 @@ func TestRestartDropsUnsentSamples(t *testing.T) {
 	first, err := NewFactory().CreateMetrics(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	require.NoError(t, first.Start(context.Background(), componenttest.NewNopHost()))
-	sendRound(t, first, 1)
-	waitFor(t, "a 503 for round 1", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.statuses[503] > 0 })
+	sendRound(t, first, 1) // committed to the WAL; the target answers 503 to whatever the queue sends
+	time.Sleep(time.Second)
 	require.NoError(t, first.Shutdown(context.Background())) // gives up after the flush deadline; round 1 stays in the WAL
 
 	sink.mu.Lock()
