@@ -171,6 +171,9 @@ func (e *agentExporter) start(_ context.Context, _ component.Host) error {
 	// Samples timestamped before the watcher's start are never sent: hold the pipeline until it started.
 	select {
 	case <-signal.started:
+		// The watcher keeps samples with a timestamp strictly after its start, in milliseconds: let the
+		// clock pass that millisecond before the first sample can be appended.
+		time.Sleep(2 * time.Millisecond)
 	case <-time.After(watcherStartTimeout):
 		e.logger.Warn("Prometheus' WAL watcher did not report its start; samples older than its start are not sent",
 			zap.Duration("waited", watcherStartTimeout))
