@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
 func TestBinDir(t *testing.T) {
@@ -69,16 +71,6 @@ func TestFindBinaries(t *testing.T) {
 	}
 }
 
-// recordingTB records how failStart ends a test instead of ending it.
-type recordingTB struct {
-	testing.TB
-	skipped, failed string
-}
-
-func (r *recordingTB) Helper()                        {}
-func (r *recordingTB) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
-func (r *recordingTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
-
 func TestFailStart(t *testing.T) {
 	missing := fmt.Errorf("%w: etcd not found", ErrBinariesMissing)
 	broken := errors.New("kube-apiserver exited")
@@ -96,14 +88,14 @@ func TestFailStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("CI", strconv.FormatBool(tt.ci))
-			tb := &recordingTB{}
+			tb := &testenv.Recorder{}
 			failStart(tb, tt.err)
 			if tt.wantSkipped != "" {
-				assert.Contains(t, tb.skipped, tt.wantSkipped)
-				assert.Empty(t, tb.failed)
+				assert.Contains(t, tb.SkipMessage, tt.wantSkipped)
+				assert.Empty(t, tb.FatalMessage)
 			} else {
-				assert.Contains(t, tb.failed, tt.wantFailed)
-				assert.Empty(t, tb.skipped)
+				assert.Contains(t, tb.FatalMessage, tt.wantFailed)
+				assert.Empty(t, tb.SkipMessage)
 			}
 		})
 	}

@@ -4,7 +4,6 @@
 package testenv
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -26,16 +25,6 @@ func TestInCIParsesLikeParseBool(t *testing.T) {
 	}
 }
 
-// recordingTB records how end finishes a test instead of finishing it.
-type recordingTB struct {
-	testing.TB
-	skipped, failed string
-}
-
-func (r *recordingTB) Helper()                        {}
-func (r *recordingTB) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
-func (r *recordingTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
-
 func TestUnavailableSkipsOutsideCIFailsInCI(t *testing.T) {
 	for _, tt := range []struct {
 		ci          string
@@ -43,14 +32,14 @@ func TestUnavailableSkipsOutsideCIFailsInCI(t *testing.T) {
 	}{{"", true}, {"false", true}, {"true", false}, {"1", false}} {
 		t.Run("CI="+tt.ci, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)
-			tb := &recordingTB{}
+			tb := &Recorder{}
 			Unavailable(tb, "%s not found: apt-get install %s", "promtool", "prometheus")
 			const msg = "promtool not found: apt-get install prometheus"
 			switch {
-			case tt.wantSkipped && (tb.failed != "" || tb.skipped != "skipping: "+msg):
-				t.Errorf("want a skip with %q, got skipped %q failed %q", msg, tb.skipped, tb.failed)
-			case !tt.wantSkipped && (tb.skipped != "" || !strings.HasPrefix(tb.failed, msg)):
-				t.Errorf("want a failure starting %q, got skipped %q failed %q", msg, tb.skipped, tb.failed)
+			case tt.wantSkipped && (tb.FatalMessage != "" || tb.SkipMessage != "skipping: "+msg):
+				t.Errorf("want a skip with %q, got skipped %q failed %q", msg, tb.SkipMessage, tb.FatalMessage)
+			case !tt.wantSkipped && (tb.SkipMessage != "" || !strings.HasPrefix(tb.FatalMessage, msg)):
+				t.Errorf("want a failure starting %q, got skipped %q failed %q", msg, tb.SkipMessage, tb.FatalMessage)
 			}
 		})
 	}
@@ -61,9 +50,9 @@ func TestLookPath(t *testing.T) {
 	if p := LookPath(t, "sh", "dash"); p == "" {
 		t.Error("LookPath(sh) returned no path")
 	}
-	tb := &recordingTB{}
+	tb := &Recorder{}
 	LookPath(tb, "/nonexistent/otelcol-sre-no-such-tool", "no-such-package")
-	if tb.failed == "" {
+	if tb.FatalMessage == "" {
 		t.Error("a missing executable under CI=true did not fail")
 	}
 }
