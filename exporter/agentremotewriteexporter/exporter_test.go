@@ -50,12 +50,7 @@ func newRWSink(t *testing.T) (*rwSink, string) {
 }
 
 func (s *rwSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	raw, err := snappy.Decode(nil, body)
-	var wr prompb.WriteRequest
-	if err == nil {
-		err = wr.Unmarshal(raw)
-	}
+	wr, err := decodeWriteRequest(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -63,7 +58,7 @@ func (s *rwSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.reject != nil {
-		if status, retryAfter := s.reject(&wr); status != 0 {
+		if status, retryAfter := s.reject(wr); status != 0 {
 			s.statuses[status]++
 			if retryAfter != "" {
 				w.Header().Set("Retry-After", retryAfter)
@@ -359,4 +354,21 @@ func TestRestartDropsUnsentSamples(t *testing.T) {
 	waitFor(t, "round 2 after the restart", func() bool { return sink.has(2) })
 	time.Sleep(2 * time.Second) // round 1 would have been read before round 2 if it were replayed
 	assert.False(t, sink.has(1), "round 1 was replayed after the restart: the engine changed, update the README limits and deploy")
+}
+
+// decodeWriteRequest reads one remote-write request body: snappy-compressed protobuf WriteRequest.
+func decodeWriteRequest(r *http.Request) (*prompb.WriteRequest, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := snappy.Decode(nil, body)
+	if err != nil {
+		return nil, err
+	}
+	var wr prompb.WriteRequest
+	if err := wr.Unmarshal(raw); err != nil {
+		return nil, err
+	}
+	return &wr, nil
 }

@@ -5,7 +5,6 @@ package agentremotewriteexporter
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
-	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -37,17 +34,14 @@ type countingSink struct {
 }
 
 func (s *countingSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	wr, err := decodeWriteRequest(r)
 	time.Sleep(s.rtt)
-	if raw, err := snappy.Decode(nil, body); err == nil {
-		var wr prompb.WriteRequest
-		if wr.Unmarshal(raw) == nil {
-			var n int64
-			for _, ts := range wr.Timeseries {
-				n += int64(len(ts.Samples))
-			}
-			s.samples.Add(n)
+	if err == nil {
+		var n int64
+		for _, ts := range wr.Timeseries {
+			n += int64(len(ts.Samples))
 		}
+		s.samples.Add(n)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
