@@ -1,8 +1,6 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-//go:generate mdatagen metadata.yaml
-
 // Package k8spoddiagnosticsprocessor attaches each pod's diagnosis — why it
 // is Pending, Waiting, crash-looping, not Ready or stuck terminating — to the
 // metrics, logs and spans of that pod.
