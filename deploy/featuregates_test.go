@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 )
 
@@ -16,15 +18,24 @@ import (
 func featureGateArgs(t *testing.T, set []string) []string {
 	t.Helper()
 	var out []string
+	for _, c := range containersRunning(t, set) {
+		for _, a := range c.Args {
+			if strings.HasPrefix(a, "--feature-gates=") && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// containersRunning returns every rendered container that runs exactly the config set `set`.
+func containersRunning(t *testing.T, set []string) []corev1.Container {
+	t.Helper()
+	var out []corev1.Container
 	for _, p := range podTemplates(t) {
 		for _, c := range p.template.Spec.Containers {
-			if !slices.Equal(configArgs(c.Args), set) {
-				continue
-			}
-			for _, a := range c.Args {
-				if strings.HasPrefix(a, "--feature-gates=") && !slices.Contains(out, a) {
-					out = append(out, a)
-				}
+			if slices.Equal(configArgs(c.Args), set) {
+				out = append(out, c)
 			}
 		}
 	}

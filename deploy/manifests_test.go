@@ -399,14 +399,19 @@ var readOnly = []string{"get", "list", "watch"}
 // wantRBAC is every Role and ClusterRole the overlays ship, "overlay/Kind/name", with exactly the
 // (group, resource) -> verbs its mode's components use (verbs sorted).
 var wantRBAC = map[string]map[rbacRule][]string{
-	"agent/ClusterRole/otelcol-sre-agent":                         agentRules,
-	"agent-direct/ClusterRole/otelcol-sre-agent":                  agentRules,
-	"gateway/ClusterRole/otelcol-sre-gateway-slo":                 gatewaySLORules,
-	"gateway/Role/otelcol-sre-gateway-slo-leader-election":        leaderElectionRules,
-	"gateway-lambda/ClusterRole/otelcol-sre-gateway-slo":          gatewaySLORules,
-	"gateway-lambda/Role/otelcol-sre-gateway-slo-leader-election": leaderElectionRules,
-	"sidecar/Role/otelcol-sre-sidecar":                            sidecarRules,
-	"sidecar-operator/Role/otelcol-sre-sidecar":                   sidecarRules,
+	"agent/ClusterRole/otelcol-sre-agent":                                  agentRules,
+	"agent-direct/ClusterRole/otelcol-sre-agent":                           agentRules,
+	"agent-direct/Role/otelcol-sre-agent-leader-election":                  leaderElectionRules,
+	"agent-direct-incidents-slack/ClusterRole/otelcol-sre-agent":           agentRules,
+	"agent-direct-incidents-slack/Role/otelcol-sre-agent-leader-election":  leaderElectionRules,
+	"gateway-incidents-slack/ClusterRole/otelcol-sre-gateway-slo":          gatewaySLORules,
+	"gateway-incidents-slack/Role/otelcol-sre-gateway-slo-leader-election": leaderElectionRules,
+	"gateway/ClusterRole/otelcol-sre-gateway-slo":                          gatewaySLORules,
+	"gateway/Role/otelcol-sre-gateway-slo-leader-election":                 leaderElectionRules,
+	"gateway-lambda/ClusterRole/otelcol-sre-gateway-slo":                   gatewaySLORules,
+	"gateway-lambda/Role/otelcol-sre-gateway-slo-leader-election":          leaderElectionRules,
+	"sidecar/Role/otelcol-sre-sidecar":                                     sidecarRules,
+	"sidecar-operator/Role/otelcol-sre-sidecar":                            sidecarRules,
 }
 
 var (
@@ -479,15 +484,18 @@ func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
 func TestServiceAccountsIRSA(t *testing.T) {
 	arn := settingsEnv(t)["IRSA_ROLE_ARN"]
 	want := map[string]string{
-		"agent/otelcol-sre-agent":                "",
-		"agent-direct/otelcol-sre-agent":         arn,
-		"gateway/otelcol-sre-gateway-lb":         "",
-		"gateway/otelcol-sre-gateway-slo":        arn,
-		"gateway-lambda/otelcol-sre-gateway-lb":  "",
-		"gateway-lambda/otelcol-sre-gateway-slo": arn,
-		"gateway-lambda/otelcol-sre-yace":        settingsEnv(t)["YACE_IRSA_ROLE_ARN"],
-		"sidecar/demo-app":                       "",
-		"sidecar-operator/demo-app":              "",
+		"agent/otelcol-sre-agent":                         "",
+		"agent-direct/otelcol-sre-agent":                  arn,
+		"agent-direct-incidents-slack/otelcol-sre-agent":  arn,
+		"gateway-incidents-slack/otelcol-sre-gateway-lb":  "",
+		"gateway-incidents-slack/otelcol-sre-gateway-slo": arn,
+		"gateway/otelcol-sre-gateway-lb":                  "",
+		"gateway/otelcol-sre-gateway-slo":                 arn,
+		"gateway-lambda/otelcol-sre-gateway-lb":           "",
+		"gateway-lambda/otelcol-sre-gateway-slo":          arn,
+		"gateway-lambda/otelcol-sre-yace":                 settingsEnv(t)["YACE_IRSA_ROLE_ARN"],
+		"sidecar/demo-app":                                "",
+		"sidecar-operator/demo-app":                       "",
 	}
 	got := map[string]string{}
 	for name, objs := range rendered(t) {
@@ -590,7 +598,8 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 func TestRBACCoversThePodDiagnosisCache(t *testing.T) {
 	for _, key := range []string{
 		"agent/ClusterRole/otelcol-sre-agent", "agent-direct/ClusterRole/otelcol-sre-agent",
-		"gateway/ClusterRole/otelcol-sre-gateway-slo",
+		"agent-direct-incidents-slack/ClusterRole/otelcol-sre-agent",
+		"gateway/ClusterRole/otelcol-sre-gateway-slo", "gateway-incidents-slack/ClusterRole/otelcol-sre-gateway-slo",
 		"sidecar/Role/otelcol-sre-sidecar", "sidecar-operator/Role/otelcol-sre-sidecar",
 	} {
 		for _, r := range kubeclient.Rules() {
