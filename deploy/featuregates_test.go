@@ -46,20 +46,33 @@ func containersRunning(t *testing.T, set []string) []corev1.Container {
 // deploy (collectortest.DeployFeatureGates: 429 is retried, not a permanent error that stalls the WAL);
 // the end-to-end tests run the binary with the same gates.
 func TestRemoteWriteContainersEnableDeployFeatureGates(t *testing.T) {
+	checkContainersEnable(t, "exporters/prometheus_remote_write", collectortest.FeatureGatesFlag,
+		"gateway-slo and agent-direct's agent")
+}
+
+// Every container whose configs run file_log enables stanza.synchronousLogEmitter
+// (collectortest.FileLogFeatureGatesFlag): with file_log's retry_on_failure, a checkpoint then never moves
+// past lines the persistent queue did not take (deploy/README.md "Nothing lost").
+func TestFileLogContainersEnableSynchronousEmitter(t *testing.T) {
+	checkContainersEnable(t, "receivers/file_log", collectortest.FileLogFeatureGatesFlag, "the agent and agent-direct's agent")
+}
+
+// checkContainersEnable: every container whose configs configure component passes flag; at least two do.
+func checkContainersEnable(t *testing.T, component, flag, atLeast string) {
+	t.Helper()
 	n := 0
 	for _, p := range podTemplates(t) {
 		for _, c := range p.template.Spec.Containers {
-			if !slices.Contains(referencedComponents(t, configArgs(c.Args)), "exporters/prometheus_remote_write") {
+			if !slices.Contains(referencedComponents(t, configArgs(c.Args)), component) {
 				continue
 			}
 			n++
-			if !slices.Contains(c.Args, collectortest.FeatureGatesFlag) {
-				t.Errorf("%s %s container %s runs prometheus_remote_write without %s (args %v)",
-					p.overlay, p.workload, c.Name, collectortest.FeatureGatesFlag, c.Args)
+			if !slices.Contains(c.Args, flag) {
+				t.Errorf("%s %s container %s runs %s without %s (args %v)", p.overlay, p.workload, c.Name, component, flag, c.Args)
 			}
 		}
 	}
 	if n < 2 {
-		t.Fatalf("%d containers run prometheus_remote_write, want at least gateway-slo and agent-direct's agent", n)
+		t.Fatalf("%d containers run %s, want at least %s", n, component, atLeast)
 	}
 }

@@ -37,6 +37,11 @@ const DeployFeatureGates = "exporter.prometheusremotewritexporter.RetryOn429"
 // FeatureGatesFlag is the command-line argument that enables DeployFeatureGates.
 const FeatureGatesFlag = "--feature-gates=" + DeployFeatureGates
 
+// FileLogFeatureGatesFlag is what deploy's manifests add for every collector that runs file_log:
+// stanza.synchronousLogEmitter makes file_log hand each batch to the pipeline before its checkpoint moves
+// (without it, a batch waits in memory after the checkpoint was written, and a SIGKILL loses it).
+const FileLogFeatureGatesFlag = "--feature-gates=stanza.synchronousLogEmitter"
+
 var (
 	buildOnce sync.Once
 	buildPath string
@@ -166,11 +171,11 @@ type Process struct {
 
 // Start runs the binary with --config, the feature gates deploy runs it with (FeatureGatesFlag) and env,
 // waits until the health_check extension at healthURL answers 200, and registers a cleanup that stops it.
-// Output is kept for failure messages.
-func Start(tb testing.TB, config string, env map[string]string, healthURL string) *Process {
+// Output is kept for failure messages. args are passed after those (e.g. FileLogFeatureGatesFlag).
+func Start(tb testing.TB, config string, env map[string]string, healthURL string, args ...string) *Process {
 	tb.Helper()
 	p := &Process{output: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(Binary(tb), "--config", config, FeatureGatesFlag)
+	p.cmd = exec.Command(Binary(tb), append([]string{"--config", config, FeatureGatesFlag}, args...)...)
 	p.cmd.Env = SafeEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
