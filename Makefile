@@ -19,7 +19,7 @@ TOOLS_MOD  := internal/tools
 # Our components: every directory with a metadata.yaml (mdatagen input).
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml))
 
-.PHONY: tools build run test test-setup e2e generate check-generate lint bench clean
+.PHONY: tools build run test test-setup e2e generate check-generate lint check-source bench clean
 
 # ocb's main package is .../cmd/builder; we call the binary ocb.
 $(BIN)/ocb: $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
@@ -66,9 +66,19 @@ test: test-setup build
 e2e: build
 	OTELCOL_SRE_BINARY=$(COLLECTOR) $(GO) test -count=1 -v -timeout 30m ./test/e2e/...
 
-lint: $(BIN)/staticcheck
+lint: $(BIN)/staticcheck check-source
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+
+# Every Go file we write opens with the project's two header lines and is gofmt-clean (generated files
+# say so instead and are left as their generator wrote them).
+HEADER := // Copyright otelcol-sre authors|// SPDX-License-Identifier: Apache-2.0
+check-source:
+	@files=$$(git ls-files -co --exclude-standard '*.go' | xargs grep -L '^// Code generated .* DO NOT EDIT\.$$'); \
+	bad=$$(for f in $$files; do [ "$$(head -2 "$$f" | paste -sd'|')" = "$(HEADER)" ] || echo "$$f"; done); \
+	test -z "$$bad" || { echo "these Go files lack the two header lines (see CONTRIBUTING.md):"; echo "$$bad"; exit 1; }; \
+	unformatted=$$(gofmt -l $$files); \
+	test -z "$$unformatted" || { echo "not gofmt-clean (run gofmt -w):"; echo "$$unformatted"; exit 1; }
 
 # Benchmarks of every component, each with its anchor in the same run; results land next to the code.
 bench:

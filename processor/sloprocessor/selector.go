@@ -1,3 +1,6 @@
+// Copyright otelcol-sre authors
+// SPDX-License-Identifier: Apache-2.0
+
 package sloprocessor
 
 import (

@@ -44,7 +44,7 @@ func TestCollectorCPUPerPoint(t *testing.T) {
 	}
 	bin := os.Getenv("OTELCOL_SRE_BINARY")
 	require.NotEmpty(t, bin, "OTELCOL_SRE_BINARY: the collector built by `make build`")
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	const pairs, queues = 20, 32
 	const points = pairs * (queues*9 + 3)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)

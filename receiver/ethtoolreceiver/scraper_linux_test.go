@@ -75,7 +75,7 @@ func sendTraffic(t *testing.T, from, to nettest.Veth, packets uint64) *nettest.T
 }
 
 func TestScrapeEqualsCLIWithTrafficPaused(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a1, b1 := nettest.VethPair(t, nsA, nsB, 1)
 	a64, b64 := nettest.VethPair(t, nsA, nsB, 64)
@@ -124,7 +124,7 @@ func TestScrapeEqualsCLIWithTrafficPaused(t *testing.T) {
 }
 
 func TestScrapeLiesBetweenBracketingCLIReads(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a, b := nettest.VethPair(t, nsA, nsB, 64)
 	sendTraffic(t, a, b, 100) // keeps running during the scrapes
@@ -146,7 +146,7 @@ func TestScrapeLiesBetweenBracketingCLIReads(t *testing.T) {
 }
 
 func TestScrapeAcrossNamespaces(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB, nsC := nettest.NewNamespace(t), nettest.NewNamespace(t), nettest.NewNamespace(t)
 	_, b := nettest.VethPair(t, nsA, nsB, 1)
 	_, c := nettest.VethPair(t, nsA, nsC, 1)
@@ -192,7 +192,7 @@ func TestScrapeAcrossNamespaces(t *testing.T) {
 }
 
 func TestScrapeSelection(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	_, b1 := nettest.VethPair(t, nsA, nsB, 1)
 	_, b2 := nettest.VethPair(t, nsA, nsB, 1)
@@ -242,7 +242,7 @@ func openFDs(t *testing.T) int {
 // and during scrapes for 100 cycles: no panic, no fd, mapping or goroutine
 // growth, and ENODEV is the only error counted.
 func TestScrapeSurvivesInterfaceChurn(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	s, tel := startScraper(t, testConfig(nsB.Path))
 
@@ -382,7 +382,7 @@ func TestNamespaceLabel(t *testing.T) {
 // TestDirectRecorderEqualsBuilderOnVeth scrapes real interfaces, traffic
 // running, through both recording paths at once: the metrics are identical.
 func TestDirectRecorderEqualsBuilderOnVeth(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB, nsC := nettest.NewNamespace(t), nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a1, b1 := nettest.VethPair(t, nsA, nsB, 1)
 	_, b32 := nettest.VethPair(t, nsA, nsB, 32)
@@ -411,7 +411,7 @@ func TestDirectRecorderEqualsBuilderOnVeth(t *testing.T) {
 // included) per data point: on a shared machine it is steadier than the
 // elapsed time.
 func BenchmarkWholeScrape(b *testing.B) {
-	nettest.Require(b, "ip", "ethtool")
+	nettest.Require(b)
 	for _, size := range []struct {
 		name          string
 		pairs, queues int

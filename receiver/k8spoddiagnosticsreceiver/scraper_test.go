@@ -174,7 +174,9 @@ type fakeElector struct {
 	stop  func()
 }
 
-func (e *fakeElector) SetCallBackFuncs(start func(context.Context), stop func()) { e.start, e.stop = start, stop }
+func (e *fakeElector) SetCallBackFuncs(start func(context.Context), stop func()) {
+	e.start, e.stop = start, stop
+}
 
 type hostWith map[component.ID]component.Component
 

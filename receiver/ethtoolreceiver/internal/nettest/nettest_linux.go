@@ -31,22 +31,12 @@ import (
 )
 
 // Require skips the test (fails it under CI, see internal/testenv) unless it
-// runs as root with the given tools on PATH.
-func Require(tb testing.TB, tools ...string) {
+// runs as root with iproute2's ip and Debian's ethtool on PATH.
+func Require(tb testing.TB) {
 	tb.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (CAP_NET_ADMIN, CAP_SYS_ADMIN)")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" (Debian packages: iproute2, ethtool)")
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	testenv.Unavailable(tb, "needs %s", strings.Join(missing, ", "))
+	testenv.NeedRoot(tb, "create network namespaces and veth pairs (CAP_NET_ADMIN, CAP_SYS_ADMIN)")
+	testenv.LookPath(tb, "ip", "iproute2")
+	testenv.LookPath(tb, "ethtool", "ethtool")
 }
 
 var seq atomic.Uint32

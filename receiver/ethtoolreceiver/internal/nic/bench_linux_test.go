@@ -24,7 +24,7 @@ type benchTarget struct {
 // GSTATS + a map per call) and the bare ioctl, on a 10-statistic veth, a
 // 577-statistic 64-queue veth and the machine's real NIC when it has one.
 func BenchmarkScrape(b *testing.B) {
-	nettest.Require(b, "ip", "ethtool")
+	nettest.Require(b)
 	nsA, nsB := nettest.NewNamespace(b), nettest.NewNamespace(b)
 	_, v1 := nettest.VethPair(b, nsA, nsB, 1)
 	_, v64 := nettest.VethPair(b, nsA, nsB, 64)

@@ -36,7 +36,7 @@ func openStats(t *testing.T, h *nic.Handle, name string) *nic.Stats {
 }
 
 func TestLinksListsOnlyTheNamespace(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a, _ := nettest.VethPair(t, nsA, nsB, 1)
 
@@ -57,7 +57,7 @@ func TestLinksListsOnlyTheNamespace(t *testing.T) {
 }
 
 func TestReadFollowsCLIAcrossNamespaces(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a, b := nettest.VethPair(t, nsA, nsB, 1)
 	tr := nettest.StartTraffic(t, a, b)
@@ -81,7 +81,7 @@ func TestReadFollowsCLIAcrossNamespaces(t *testing.T) {
 }
 
 func TestReadDoesNotAllocate(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	_, b := nettest.VethPair(t, nsA, nsB, 64)
 	h := openNS(t, nsB)
@@ -102,7 +102,7 @@ func TestReadDoesNotAllocate(t *testing.T) {
 }
 
 func TestReadReportsCountChange(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	a, b := nettest.VethPair(t, nsA, nsB, 4)
 	h := openNS(t, nsB)
@@ -126,7 +126,7 @@ func TestReadReportsCountChange(t *testing.T) {
 }
 
 func TestErrnoClasses(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	_, b := nettest.VethPair(t, nsA, nsB, 1)
 	h := openNS(t, nsB)
@@ -162,7 +162,7 @@ func TestIdentifyNamespace(t *testing.T) {
 // grows during the call: results written through a stale stack address would
 // come back empty.
 func TestDriverInfoEqualsCLI(t *testing.T) {
-	nettest.Require(t, "ip", "ethtool")
+	nettest.Require(t)
 	nsA, nsB := nettest.NewNamespace(t), nettest.NewNamespace(t)
 	_, b := nettest.VethPair(t, nsA, nsB, 1)
 	h := openNS(t, nsB)
