@@ -176,7 +176,7 @@ func TestContainerInsightsLogsFluentBitShape(t *testing.T) {
 		"HEALTH_PORT": healthPort, "CWL_ENDPOINT": endpoint, "KUBECONFIG": cluster.AdminKubeconfig(), "LOG_ROOT": root,
 		"K8S_NODE_NAME": nodeName, "CLUSTER_NAME": clusterName, "K8S_POD_NAME": "otelcol-sre-agent-e2e",
 		"OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=" + clusterName + ",k8s.node.name=" + nodeName,
-		"OTELCOL_SRE_DATA_DIR": t.TempDir(), "OTELCOL_SRE_EMF_QUEUE_PORT": collectortest.Port(collectortest.FreePort(t)),
+		"OTELCOL_SRE_DATA_DIR":     t.TempDir(), "OTELCOL_SRE_EMF_QUEUE_PORT": collectortest.Port(collectortest.FreePort(t)),
 	}, "http://127.0.0.1:"+healthPort+"/",
 		"--config", filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "cloudwatch.yaml"), "--config", filepath.Join("testdata", "cwlogs-endpoint.yaml"))
 
