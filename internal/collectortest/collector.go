@@ -174,8 +174,19 @@ type Process struct {
 // Output is kept for failure messages. args are passed after those (e.g. FileLogFeatureGatesFlag).
 func Start(tb testing.TB, config string, env map[string]string, healthURL string, args ...string) *Process {
 	tb.Helper()
+	return StartConfigs(tb, []string{config}, env, healthURL, args...)
+}
+
+// StartConfigs is Start with several config files, merged in order as the collector merges its --config
+// flags (e.g. a shipped deploy/configs fragment, then a test's overrides).
+func StartConfigs(tb testing.TB, configs []string, env map[string]string, healthURL string, args ...string) *Process {
+	tb.Helper()
 	p := &Process{output: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(Binary(tb), append([]string{"--config", config, FeatureGatesFlag}, args...)...)
+	var argv []string
+	for _, c := range configs {
+		argv = append(argv, "--config", c)
+	}
+	p.cmd = exec.Command(Binary(tb), append(append(argv, FeatureGatesFlag), args...)...)
 	p.cmd.Env = SafeEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

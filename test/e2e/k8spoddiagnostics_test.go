@@ -103,33 +103,17 @@ func podCounter(namespace, pod string, start time.Time, v int64) pmetric.Metrics
 // setPodStatus writes the kubelet's part of a pod through the status subresource.
 func setPodStatus(t *testing.T, cluster *testcluster.Cluster, ns, name string, crashLooping bool) {
 	t.Helper()
-	p, err := cluster.Client().CoreV1().Pods(ns).Get(t.Context(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := metav1.Now()
-	ready := corev1.ConditionTrue
 	cs := corev1.ContainerStatus{Name: "app", Image: "app:1", Ready: true, RestartCount: 3,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}
 	if crashLooping {
-		ready = corev1.ConditionFalse
 		cs.Ready = false
 		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 			Message: "back-off 40s restarting failed container=app"}}
 		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
 			Message: "panic: DATABASE_URL is not set", StartedAt: now, FinishedAt: now}}
 	}
-	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.9.0.7", PodIPs: []corev1.PodIP{{IP: "10.9.0.7"}}, StartTime: &now,
-		Conditions: []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.ContainersReady, Status: ready, LastTransitionTime: now},
-			{Type: corev1.PodReady, Status: ready, LastTransitionTime: now},
-		},
-		ContainerStatuses: []corev1.ContainerStatus{cs}}
-	if _, err := cluster.Client().CoreV1().Pods(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	writePodStatus(t, cluster, ns, name, cs)
 }
 
 // TestK8sPodDiagnosisSeriesIdentity: on the real control plane a pod goes Running -> CrashLoopBackOff ->
