@@ -18,15 +18,21 @@ import (
 
 const emfLogGroup = "/aws/otelcol-sre/e2e"
 
-// cloudWatchPeer starts the local CloudWatch Logs protocol peer, checking SigV4 for service logs.
-func cloudWatchPeer(t *testing.T) (*cwlogspeer.Server, string) {
+// cloudWatchPeerServer is the local CloudWatch Logs protocol peer, checking SigV4 for service logs.
+func cloudWatchPeerServer(t *testing.T) *cwlogspeer.Server {
 	t.Helper()
 	v, err := sigv4verify.New(sigv4verify.Config{AccessKeyID: testAccessKey, SecretAccessKey: testSecretKey,
 		Region: "us-east-1", Service: "logs"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := cwlogspeer.New(v)
+	return cwlogspeer.New(v)
+}
+
+// cloudWatchPeer starts the local CloudWatch Logs protocol peer on a loopback port.
+func cloudWatchPeer(t *testing.T) (*cwlogspeer.Server, string) {
+	t.Helper()
+	peer := cloudWatchPeerServer(t)
 	srv := httptest.NewServer(peer)
 	t.Cleanup(srv.Close)
 	return peer, srv.URL
@@ -38,6 +44,11 @@ func emfEnv(endpoint, stream, output, maxRetries string) map[string]string {
 
 // emfTally counts, for one run, the EMF events carrying its e2e.seq values: distinct ticks and extra copies.
 func emfTally(t *testing.T, messages []string, run string) (distinct, duplicates int) {
+	return emfTallyMetric(t, messages, run, "e2e.seq")
+}
+
+// emfTallyMetric is emfTally for a sender whose ticks are the values of another metric.
+func emfTallyMetric(t *testing.T, messages []string, run, metric string) (distinct, duplicates int) {
 	t.Helper()
 	seen := map[float64]int{}
 	for _, m := range messages {
@@ -48,9 +59,9 @@ func emfTally(t *testing.T, messages []string, run string) (distinct, duplicates
 		if ev["run"] != run {
 			continue
 		}
-		v, ok := ev["e2e.seq"].(float64)
+		v, ok := ev[metric].(float64)
 		if !ok {
-			t.Fatalf("event of run %s without a numeric e2e.seq: %s", run, m)
+			t.Fatalf("event of run %s without a numeric %s: %s", run, metric, m)
 		}
 		seen[v]++
 	}

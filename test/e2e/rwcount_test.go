@@ -6,9 +6,7 @@ package e2e
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -19,8 +17,6 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
-
-	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 )
 
 // rwCounter sits between the collector and Prometheus on its own loopback port and counts every sample of
@@ -33,13 +29,12 @@ import (
 type rwCounter struct {
 	metric string
 	next   http.Handler
-	port   int
+	lb     *loopbackHTTP
 
 	mu            sync.Mutex
 	seen          map[string]int
 	requests      int
 	statuses      map[int]int
-	srv           *httptest.Server
 	throttleUntil time.Time
 	retryAfter    time.Duration
 	refused       map[string]int // samples of the metric per run in requests Prometheus answered non-2xx
@@ -48,40 +43,17 @@ type rwCounter struct {
 func newRWCounter(t *testing.T, metric string, prom *prometheusServer) *rwCounter {
 	t.Helper()
 	target, _ := url.Parse(prom.url())
-	c := &rwCounter{metric: metric, next: httputil.NewSingleHostReverseProxy(target), port: collectortest.FreePort(t),
+	c := &rwCounter{metric: metric, next: httputil.NewSingleHostReverseProxy(target),
 		seen: map[string]int{}, statuses: map[int]int{}, refused: map[string]int{}}
-	c.up(t)
-	t.Cleanup(c.down)
+	c.lb = newLoopbackHTTP(t, c)
 	return c
 }
 
-func (c *rwCounter) url() string { return "http://127.0.0.1:" + strconv.Itoa(c.port) + "/api/v1/write" }
+func (c *rwCounter) url() string { return c.lb.url() + "/api/v1/write" }
 
-func (c *rwCounter) up(t *testing.T) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(c.port))
-	if err != nil {
-		t.Fatalf("rw counter listen: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(c)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	c.mu.Lock()
-	c.srv = srv
-	c.mu.Unlock()
-}
-
-func (c *rwCounter) down() {
-	c.mu.Lock()
-	srv := c.srv
-	c.srv = nil
-	c.mu.Unlock()
-	if srv != nil {
-		srv.CloseClientConnections()
-		srv.Close()
-	}
-}
+// up serves again on the same port; down closes it.
+func (c *rwCounter) up(t *testing.T) { t.Helper(); c.lb.up(t) }
+func (c *rwCounter) down()           { c.lb.down() }
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
@@ -35,6 +37,7 @@ type seqSender struct {
 	mu       sync.Mutex
 	conn     *grpc.ClientConn
 	client   pmetricotlp.GRPCClient
+	logs     plogotlp.GRPCClient // set by newLogSender: ticks are log records `run=<run> seq=<tick>`
 	next     int
 	lastTS   time.Time
 	acked    []int // tick numbers the collector acknowledged
@@ -50,6 +53,35 @@ func newSeqSender(t *testing.T, endpoint, run string, shards int) *seqSender {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &seqSender{run: run, shards: shards, metric: "e2e.seq", instance: run, conn: conn, client: pmetricotlp.NewGRPCClient(conn)}
+}
+
+// newLogSender sends numbered log records instead of metrics: tick i is one record with the body
+// `run=<run> seq=<i>` (what lineCounter counts), with the same acknowledgement and retry rules.
+func newLogSender(t *testing.T, endpoint, run string) *seqSender {
+	t.Helper()
+	s := newSeqSender(t, endpoint, run, 1)
+	s.logs = plogotlp.NewGRPCClient(s.conn)
+	return s
+}
+
+func (s *seqSender) logTick(i int, ts time.Time) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "e2e")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	lr.Body().SetStr(fmt.Sprintf("run=%s seq=%d", s.run, i))
+	return ld
+}
+
+// export sends tick i once.
+func (s *seqSender) export(ctx context.Context, i int, ts time.Time) error {
+	if s.logs != nil {
+		_, err := s.logs.Export(ctx, plogotlp.NewExportRequestFromLogs(s.logTick(i, ts)))
+		return err
+	}
+	_, err := s.client.Export(ctx, pmetricotlp.NewExportRequestFromMetrics(s.tick(i, ts)))
+	return err
 }
 
 func (s *seqSender) tick(i int, ts time.Time) pmetric.Metrics {
@@ -92,14 +124,13 @@ func (s *seqSender) sendNext(ctx context.Context) error {
 	}
 	s.lastTS = ts
 	s.mu.Unlock()
-	req := pmetricotlp.NewExportRequestFromMetrics(s.tick(i, ts))
 	backoff := 50 * time.Millisecond
 	for {
 		s.mu.Lock()
 		s.attempts++
 		s.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := s.client.Export(cctx, req)
+		err := s.export(cctx, i, ts)
 		cancel()
 		if err == nil {
 			s.mu.Lock()
@@ -146,6 +177,13 @@ func (s *seqSender) ackedTicks() (n int, sum float64) {
 		sum += float64(i)
 	}
 	return len(s.acked), sum
+}
+
+// ackedList is the tick numbers the collector acknowledged.
+func (s *seqSender) ackedList() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.acked...)
 }
 
 func (s *seqSender) counts() (sent, refused int) {
