@@ -180,6 +180,28 @@ func TestProcessorFakeClientsetAssociationOrder(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 }
 
+// The receiver's own series pass through a processor that puts the diagnosis on metrics without a
+// second copy of it as resource attributes; another metric of the same pod in the same batch gets it.
+func TestProcessorLeavesTheReceiversDiagnosisSeriesAlone(t *testing.T) {
+	crash := testdataPod(t, "crashloop_oomkilled")
+	var calls atomic.Int32
+	p := startAll(t, fakeClientsetProvider(fake.NewClientset(crash), &calls), func(cfg *Config) {
+		cfg.Attributes.Metrics = []string{"status", "stuck", "reason", "container", "message"}
+	})
+	pod := map[string]any{"k8s.pod.uid": string(crash.UID), "k8s.pod.name": crash.Name, "k8s.namespace.name": crash.Namespace}
+	md := metricsWith(pod, pod)
+	own := md.ResourceMetrics().At(1).ScopeMetrics().At(0).Metrics()
+	own.At(0).SetName(diagnosis.MetricDiagnosis)
+	d := own.AppendEmpty()
+	d.SetName(diagnosis.MetricDiagnosisDuration)
+	d.SetEmptyGauge().DataPoints().AppendEmpty().SetDoubleValue(60)
+	require.NoError(t, p.metrics.ConsumeMetrics(context.Background(), md))
+
+	rms := p.mSink.AllMetrics()[0].ResourceMetrics()
+	assert.Equal(t, "OOMKilled", rms.At(0).Resource().Attributes().AsRaw()[diagnosis.AttributeReason], "container.cpu.time is annotated")
+	assert.Equal(t, pod, rms.At(1).Resource().Attributes().AsRaw(), "k8s.pod.diagnosis keeps its resource as the receiver built it")
+}
+
 func TestProcessorFakeClientsetSelfTelemetryGauges(t *testing.T) {
 	var calls atomic.Int32
 	p := startAll(t, fakeClientsetProvider(fake.NewClientset(testdataPod(t, "crashloop_oomkilled"),

@@ -154,10 +154,32 @@ func (sp *signalProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 	b := sp.newBatch()
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
+		if diagnosisSeriesOnly(rms.At(i)) {
+			continue
+		}
 		b.annotate(ctx, rms.At(i).Resource().Attributes())
 	}
 	b.record(ctx)
 	return md, nil
+}
+
+// diagnosisSeriesOnly tells whether a resource carries nothing but the
+// k8spoddiagnostics receiver's own series. They hold the diagnosis as data
+// point attributes already; the resource attributes would only repeat it as
+// a second set of labels. Such resources are left alone (and not counted).
+func diagnosisSeriesOnly(rm pmetric.ResourceMetrics) bool {
+	sms := rm.ScopeMetrics()
+	found := false
+	for i := 0; i < sms.Len(); i++ {
+		ms := sms.At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			if n := ms.At(j).Name(); n != diagnosis.MetricDiagnosis && n != diagnosis.MetricDiagnosisDuration {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 func (sp *signalProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
