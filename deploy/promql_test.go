@@ -43,11 +43,8 @@ func TestDashboardQueriesParse(t *testing.T) {
 // the components export (docs/DESIGN.md) as remote write spells them (deploy/configs/amp.yaml: '.' -> '_',
 // no suffixes, resource attributes as labels), and the ethtool receiver's metadata.yaml.
 func TestRulesAndDashboardsUseContractNames(t *testing.T) {
-	metrics := map[string]bool{
-		// k8s_cluster's per-pod k8s.pod.phase, annotated by k8spoddiagnostics.
-		"k8s_pod_phase": true,
-	}
-	for _, m := range []string{sloprocessor.MetricSLI, sloprocessor.MetricBurnRate, sloprocessor.MetricObjective,
+	metrics := map[string]bool{}
+	for _, m := range []string{diagnosis.MetricDiagnosis, diagnosis.MetricDiagnosisDuration, sloprocessor.MetricSLI, sloprocessor.MetricBurnRate, sloprocessor.MetricObjective,
 		sloprocessor.MetricBudgetRemaining, sloprocessor.MetricEvents, sloprocessor.MetricCoverage, sloprocessor.MetricAlertState} {
 		metrics[underscore.Replace(m)] = true
 	}
@@ -55,8 +52,10 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 		"cluster":       true, // external label of prometheus_remote_write/amp
 		"k8s_node_name": true, "k8s_namespace_name": true, "k8s_pod_name": true, "k8s_pod_uid": true,
 	}
-	for _, l := range []string{diagnosis.AttributeStatus, diagnosis.AttributeStuck, diagnosis.AttributeReason,
-		diagnosis.AttributeContainer, diagnosis.AttributeMessage, diagnosis.AttributeSince, diagnosis.AttributeHint,
+	// The k8spoddiagnostics receiver's data point attributes (its resource attributes are the pod's identity
+	// above); the processor's k8s.pod.diagnosis.* resource attributes are not on metrics in deploy/.
+	for _, l := range []string{diagnosis.PointStatus, diagnosis.PointStuck, diagnosis.PointReason,
+		diagnosis.PointContainer, diagnosis.PointMessage,
 		sloprocessor.AttrName, sloprocessor.AttrService, sloprocessor.AttrWindow, sloprocessor.AttrSeverity, sloprocessor.AttrOutcome} {
 		labels[underscore.Replace(l)] = true
 	}

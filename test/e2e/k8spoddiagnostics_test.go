@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +17,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 )
 
@@ -36,8 +40,10 @@ func podMetric(namespace, pod string) pmetric.Metrics {
 }
 
 // TestK8sPodDiagnosticsSeriesInPrometheus: a pod that asks for more CPU than the only node has is marked
-// Unschedulable by the real kube-scheduler of the test control plane; metrics of that pod, sent over OTLP,
-// must reach Prometheus labelled with the diagnosis (reason Unschedulable, stuck true, status Pending).
+// Unschedulable by the real kube-scheduler of the test control plane. With gateway-slo.yaml's settings (the
+// processor's defaults) its metrics reach Prometheus with stable labels only; the diagnosis is the
+// receiver's own k8s_pod_diagnosis series, which a join puts next to them, which exactly one of the
+// stuck-pods alert rules selects, and which every stuck-pods dashboard panel reads.
 func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	cluster := testcluster.Start(t)
 	ns := cluster.Namespace(t)
@@ -51,7 +57,7 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	proc, otlp := collector(t, "k8spoddiagnostics.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write",
 		"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns})
 
-	// The diagnosis needs the scheduler's verdict and the threshold to pass: keep sending until it shows.
+	// The diagnosis needs the scheduler's verdict and the threshold to pass: keep sending meanwhile.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -60,23 +66,66 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}()
-	q := `count(e2e_pod_heartbeat{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",k8s_pod_diagnosis_reason="Unschedulable",k8s_pod_diagnosis_stuck="true",k8s_pod_diagnosis_status="Pending"})`
-	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
-		got := prom.query(t, `e2e_pod_heartbeat`)
-		t.Fatalf("no diagnosis-labelled series; e2e_pod_heartbeat series: %v\ncollector output:\n%s", got, proc.Output())
-	}
-	for _, s := range prom.query(t, `e2e_pod_heartbeat{k8s_pod_diagnosis_reason="Unschedulable"}`) {
-		t.Logf("diagnosed series: %v", s.Metric)
-	}
-	// The receiver's own series.
-	q = `count(k8s_pod_diagnosis{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",reason="Unschedulable",stuck="true",status="Pending"})`
+	pods := `k8s_namespace_name="` + ns + `",k8s_pod_name="too-big"`
+	q := `count(k8s_pod_diagnosis{` + pods + `,reason="Unschedulable",stuck="true",status="Pending"})`
 	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
 		t.Fatalf("no k8s_pod_diagnosis series of the pod: %v\ncollector output:\n%s", prom.query(t, `k8s_pod_diagnosis`), proc.Output())
 	}
-	// The same diagnosis on k8s_cluster's k8s.pod.phase, which every stuck-pods panel reads.
-	q = `count(k8s_pod_phase{k8s_namespace_name="` + ns + `",k8s_pod_name="too-big",k8s_pod_diagnosis_reason="Unschedulable",k8s_pod_diagnosis_stuck="true"})`
-	if got := prom.waitScalar(t, q, 1, 60*time.Second); got != 1 {
-		t.Fatalf("k8s_pod_phase of the pod is not diagnosed: %v\ncollector output:\n%s", prom.query(t, `k8s_pod_phase`), proc.Output())
+	// The names the receiver's series get through remote write (deploy/configs/amp.yaml's translation).
+	for _, s := range prom.query(t, `{__name__=~"k8s_pod_diagnosis.*",`+pods+`}`) {
+		t.Logf("receiver series: %v", s.Metric)
+	}
+	if got := prom.waitScalar(t, `count(k8s_pod_diagnosis_duration{`+pods+`,reason="Unschedulable"} > 0)`, 1, 10*time.Second); got != 1 {
+		t.Errorf("no k8s_pod_diagnosis_duration of the pod: %v", prom.query(t, `{__name__=~"k8s_pod_diagnosis.*"}`))
+	}
+
+	// Metrics of the pod keep stable labels: the app's own and k8s_cluster's k8s_pod_phase.
+	for _, metric := range []string{"e2e_pod_heartbeat", "k8s_pod_phase"} {
+		if got := prom.waitScalar(t, `count(`+metric+`{`+pods+`})`, 1, 30*time.Second); got != 1 {
+			t.Fatalf("%s of the pod: %v series, want 1", metric, got)
+		}
+		for k := range prom.query(t, metric+`{`+pods+`}`)[0].Metric {
+			if strings.HasPrefix(k, "k8s_pod_diagnosis") {
+				t.Errorf("%s carries the diagnosis label %s (metrics get none)", metric, k)
+			}
+		}
+	}
+	// The join the READMEs show: the diagnosis and Kubernetes' message next to the pod's own metric.
+	join := `e2e_pod_heartbeat{` + pods + `} * on (k8s_namespace_name, k8s_pod_name) group_left (reason, message) k8s_pod_diagnosis{stuck="true"}`
+	joined := prom.query(t, join)
+	if len(joined) != 1 || joined[0].Metric["reason"] != "Unschedulable" || !strings.Contains(joined[0].Metric["message"], "Insufficient cpu") {
+		t.Errorf("%s\n= %v, want one series with reason Unschedulable and the scheduler's message", join, joined)
+	} else {
+		t.Logf("joined: %v", joined[0].Metric)
+	}
+
+	// The stuck-pods alert rules: exactly PodUnschedulable selects the pod.
+	b, err := os.ReadFile(filepath.Join(collectortest.RepoRoot(), "deploy", "rules", "stuck-pods.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct{ Alert, Expr string }
+		}
+	}
+	if err := yaml.Unmarshal(b, &rules); err != nil {
+		t.Fatal(err)
+	}
+	alerts := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			got := prom.query(t, r.Expr)
+			if want := r.Alert == "PodUnschedulable"; (len(got) == 1) != want || len(got) > 1 {
+				t.Errorf("alert %s selects %v (want the pod: %v)", r.Alert, got, want)
+			} else if want {
+				t.Logf("alert %s selects %v", r.Alert, got[0].Metric)
+			}
+		}
+	}
+	if alerts < 8 {
+		t.Errorf("read %d alert rules from deploy/rules/stuck-pods.yaml, want 8", alerts)
 	}
 	checkDashboardHasData(t, prom, "stuck-pods.json")
 }

@@ -47,7 +47,8 @@ const (
 // it: metric names, and the data point attributes of MetricDiagnosis (with the
 // pod's identity and owner as resource attributes). Prometheus names them
 // k8s_pod_diagnosis{status, stuck, reason, container, message} and
-// k8s_pod_diagnosis_duration_seconds{reason}.
+// k8s_pod_diagnosis_duration{reason} (deploy/configs/amp.yaml's translation:
+// '.' -> '_', no unit suffix).
 const (
 	MetricDiagnosis         = "k8s.pod.diagnosis"
 	MetricDiagnosisDuration = "k8s.pod.diagnosis.duration"
