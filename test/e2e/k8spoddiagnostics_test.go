@@ -7,6 +7,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -248,5 +250,137 @@ func TestK8sPodDiagnosisSeriesIdentity(t *testing.T) {
 	t.Logf("sent %d increments; stored first %v last %v; increase()[10m] = %.2f", last, first, lastSeen, inc)
 	if inc < float64(last)-1 || inc > float64(last)+2 {
 		t.Errorf("increase() = %.2f, want what was sent (%d) within the extrapolation of one increment each side", inc, last)
+	}
+}
+
+// TestK8sPodDiagnosisLeaderElection: two built collectors with the gateway's receiver settings (pods without
+// a node, the real k8s_leader_elector) against the real control plane. Only the lease holder reports: every
+// pod has one k8s_pod_diagnosis series, from one collector. When the leader stops, the other takes the lease
+// over and reports the same pods, again once.
+func TestK8sPodDiagnosisLeaderElection(t *testing.T) {
+	cluster := testcluster.Start(t)
+	ns := cluster.Namespace(t)
+	cluster.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")})
+	for _, name := range []string{"too-big-a", "too-big-b"} {
+		if _, err := cluster.Client().CoreV1().Pods(ns).Create(t.Context(), testcluster.PodRequestingCPU(name, "4"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prom := startPrometheus(t, 0)
+	procs := map[string]*collectortest.Process{}
+	for _, name := range []string{"a", "b"} {
+		procs[name], _ = collector(t, "k8spoddiagnosis-leader.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write",
+			"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns, "COLLECTOR_NAME": name})
+	}
+	sel := `k8s_pod_diagnosis{k8s_namespace_name="` + ns + `",reason="Unschedulable"}`
+	// Series that got a sample in the last window, per pod and collector.
+	recent := func(window string) map[string][]string {
+		byPod := map[string][]string{}
+		for _, s := range prom.query(t, `count by (k8s_pod_name, collector) (count_over_time(`+sel+`[`+window+`]))`) {
+			byPod[s.Metric["k8s_pod_name"]] = append(byPod[s.Metric["k8s_pod_name"]], s.Metric["collector"])
+		}
+		return byPod
+	}
+	// onlyFrom waits until both pods are reported (by want, if set) and then checks that over the last 8 s
+	// (eight collection intervals) each was reported by one collector, the same one. It returns that
+	// collector and when the wait ended.
+	onlyFrom := func(want string) (string, time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for now := recent("2s"); len(now) < 2 || (want != "" && !slices.Equal(now["too-big-a"], []string{want})); now = recent("2s") {
+			if time.Now().After(deadline) {
+				t.Fatalf("both pods not reported (by %q) within 60s: %v\na:\n%s\nb:\n%s", want, now, procs["a"].Output(), procs["b"].Output())
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		seen := time.Now()
+		time.Sleep(8 * time.Second)
+		got := recent("8s")
+		leader := got["too-big-a"][0]
+		for _, pod := range []string{"too-big-a", "too-big-b"} {
+			if len(got[pod]) != 1 || got[pod][0] != leader {
+				t.Errorf("%s reported by %v over the last 8s, want one collector (%s)", pod, got[pod], leader)
+			}
+		}
+		if n := prom.scalar(t, `count(last_over_time(`+sel+`[8s]))`); n != 2 {
+			t.Errorf("%v k8s_pod_diagnosis series over the last 8s, want 2 (one per pod)", n)
+		}
+		return leader, seen
+	}
+	leader, _ := onlyFrom("")
+	lease, err := cluster.Client().CoordinationV1().Leases(ns).Get(t.Context(), "otelcol-sre-e2e-diagnosis", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("collector %s reports both pods alone; lease holder %s", leader, *lease.Spec.HolderIdentity)
+
+	other := map[string]string{"a": "b", "b": "a"}[leader]
+	stopped := time.Now()
+	if err := procs[leader].Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, tookOver := onlyFrom(other)
+	t.Logf("after %s stopped, %s reported both pods within %s (lease_duration 3s, the stopped leader does not release it)",
+		leader, other, tookOver.Sub(stopped).Round(100*time.Millisecond))
+}
+
+// apiServerWatches reads the control plane's own count of open WATCH requests for pods and events in one
+// namespace (apiserver_longrunning_requests, namespaced scope: the scheduler's cluster-wide watch is not in it).
+func apiServerWatches(t *testing.T, cluster *testcluster.Cluster) (pods, events int) {
+	t.Helper()
+	b, err := cluster.Client().CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "apiserver_longrunning_requests{") || !strings.Contains(line, `scope="namespace"`) || !strings.Contains(line, `verb="WATCH"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		n, err := strconv.Atoi(fields[len(fields)-1])
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		switch {
+		case strings.Contains(line, `resource="pods"`):
+			pods += n
+		case strings.Contains(line, `resource="events"`):
+			events += n
+		}
+	}
+	return pods, events
+}
+
+// TestK8sPodDiagnosisOneSetOfWatches: the receiver and the processor in one built collector with the same
+// settings open one watch of pods and one of events on the API server, by the API server's own count; with
+// one setting apart (the processor's max_message_length) they open two of each. Stopping the collector
+// closes them.
+func TestK8sPodDiagnosisOneSetOfWatches(t *testing.T) {
+	cluster := testcluster.Start(t)
+	for _, tc := range []struct {
+		length string
+		want   int
+	}{{"512", 1}, {"100", 2}} {
+		ns := cluster.Namespace(t)
+		pods0, events0 := apiServerWatches(t, cluster)
+		proc, _ := collector(t, "k8spoddiagnosis-watches.yaml", map[string]string{"KUBECONFIG": cluster.AdminKubeconfig(),
+			"POD_NAMESPACE": ns, "PROCESSOR_MAX_MESSAGE_LENGTH": tc.length})
+		// Healthy means both components started and waited for their caches' first sync.
+		pods, events := apiServerWatches(t, cluster)
+		t.Logf("max_message_length %s: the API server counts %d watch(es) of pods and %d of events opened by the collector",
+			tc.length, pods-pods0, events-events0)
+		if pods-pods0 != tc.want || events-events0 != tc.want {
+			t.Errorf("max_message_length %s: %d pod and %d event watches, want %d of each\n%s", tc.length, pods-pods0, events-events0, tc.want, proc.Output())
+		}
+		if err := proc.Stop(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for pods, events = apiServerWatches(t, cluster); (pods != pods0 || events != events0) && time.Now().Before(deadline); pods, events = apiServerWatches(t, cluster) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if pods != pods0 || events != events0 {
+			t.Errorf("after the collector stopped: %d pod and %d event watches, want the %d and %d from before", pods, events, pods0, events0)
+		}
 	}
 }
