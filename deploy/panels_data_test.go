@@ -22,7 +22,7 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
-// recordedSeries are the series the cluster-health and Lambda dashboards read, in the form they reach AMP:
+// recordedSeries are the series the cluster-health, Lambda and stuck-pods dashboards read, in the form they reach AMP:
 // YACE's names and labels (aws_lambda_<metric>_<statistic>, dimension_FunctionName, name, region,
 // account_id, tag_<Tag>, the scrape's job/instance) and our collectors' names after remote write
 // (k8s_cluster, kubelet_stats volume group, the collectors' :8888 scraped by prometheus/self). Each line is
@@ -43,6 +43,13 @@ var recordedSeries = []struct {
 	{`k8s_job_successful_pods{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="ops",k8s_job_name="backup-29400480",k8s_job_uid="j1"}`, 0, false},
 	{`k8s_hpa_current_replicas{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_hpa_name="web",k8s_hpa_uid="h1"}`, 10, false},
 	{`k8s_hpa_max_replicas{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_hpa_name="web",k8s_hpa_uid="h1"}`, 10, false},
+	// k8spoddiagnostics receiver (agent: pods of its node; gateway-slo: pods without a node), with amp.yaml's
+	// external label cluster: one stuck pod per node state, one diagnosed but not stuck.
+	{`k8s_pod_diagnosis{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_pod_name="cart-7d9f-x2",k8s_pod_uid="u1",k8s_deployment_name="cart",status="Pending",stuck="true",reason="Unschedulable",message="0/3 nodes are available: 3 Insufficient cpu."}`, 1, false},
+	{`k8s_pod_diagnosis_duration{cluster="c1",k8s_cluster_name="c1",k8s_namespace_name="shop",k8s_pod_name="cart-7d9f-x2",k8s_pod_uid="u1",k8s_deployment_name="cart",reason="Unschedulable"}`, 900, false},
+	{`k8s_pod_diagnosis{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_statefulset_name="pg",status="CrashLoopBackOff",stuck="true",reason="OOMKilled",container="postgres",message="OOMKilled (exit code 137)"}`, 1, false},
+	{`k8s_pod_diagnosis_duration{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_statefulset_name="pg",reason="OOMKilled"}`, 2400, false},
+	{`k8s_pod_diagnosis{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-2",k8s_namespace_name="shop",k8s_pod_name="web-1",k8s_pod_uid="u2",k8s_deployment_name="web",status="Running",stuck="false",reason="NotReady",container="web",message="Readiness probe failed: HTTP probe failed with statuscode: 503"}`, 1, false},
 	// kubelet_stats volume group (agent).
 	{`k8s_volume_available{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 12e9, false},
 	{`k8s_volume_capacity{cluster="c1",k8s_cluster_name="c1",k8s_node_name="ip-10-0-1-1",k8s_namespace_name="data",k8s_pod_name="pg-0",k8s_pod_uid="p1",k8s_volume_name="data"}`, 100e9, false},
@@ -115,10 +122,12 @@ const panelsSettingsRules = `groups:
         labels: {dimension_FunctionName: orders-worker}
 `
 
-// Every query of the cluster-health and Lambda dashboards returns data from a real Prometheus that holds
-// the recorded series (written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
+// Every query of the cluster-health, Lambda and stuck-pods dashboards returns data from a real Prometheus
+// that holds the recorded series (written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
 // openmetrics`) and evaluates deploy/rules/lambda.yaml's recording rules itself.
-func TestClusterHealthAndLambdaPanelsReturnData(t *testing.T) {
+// (test/e2e TestK8sPodDiagnosticsSeriesInPrometheus runs the stuck-pods queries against the built binary's
+// own series too; here they also meet amp.yaml's cluster label and pods of several namespaces and nodes.)
+func TestClusterHealthLambdaAndStuckPodsPanelsReturnData(t *testing.T) {
 	promtool := testenv.LookPath(t, "promtool", "prometheus")
 	prometheus := testenv.LookPath(t, "prometheus", "prometheus")
 	dir := t.TempDir()
@@ -174,7 +183,7 @@ func TestClusterHealthAndLambdaPanelsReturnData(t *testing.T) {
 	}
 	checked := 0
 	for _, q := range qs {
-		if q.Dashboard != "cluster-health.json" && q.Dashboard != "lambda.json" {
+		if q.Dashboard != "cluster-health.json" && q.Dashboard != "lambda.json" && q.Dashboard != "stuck-pods.json" {
 			continue
 		}
 		checked++
@@ -182,10 +191,10 @@ func TestClusterHealthAndLambdaPanelsReturnData(t *testing.T) {
 			t.Errorf("%s %q returns no data:\n%s", q.Dashboard, q.Panel, q.Expr)
 		}
 	}
-	if checked < 30 {
+	if checked < 50 {
 		t.Fatalf("only %d queries checked", checked)
 	}
-	t.Logf("%d cluster-health and Lambda dashboard queries returned data", checked)
+	t.Logf("%d cluster-health, Lambda and stuck-pods dashboard queries returned data", checked)
 }
 
 func metricName(series string) string {
