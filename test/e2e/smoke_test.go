@@ -28,10 +28,11 @@ import (
 
 // wantComponents is the distribution's contract with its users (README.md "Components").
 var wantComponents = map[string][]string{
-	"receivers":  {"otlp", "prometheus", "host_metrics", "kubelet_stats", "k8s_cluster", "k8s_objects", "file_log"},
+	"receivers": {"otlp", "prometheus", "host_metrics", "kubelet_stats", "k8s_cluster", "k8s_objects", "file_log",
+		"awscontainerinsightreceiver", "awsxray", "statsd"},
 	"processors": {"batch", "memory_limiter", "k8s_attributes", "resource_detection", "transform", "filter", "cumulativetodelta"},
 	"exporters": {"prometheus_remote_write", "awsemf", "awscloudwatchlogs", "otlp_grpc", "otlp_http", "debug", "file",
-		"prometheus", "loadbalancing"},
+		"prometheus", "loadbalancing", "awsxray"},
 	"extensions": {"sigv4auth", "health_check", "pprof", "zpages", "file_storage", "k8s_leader_elector"},
 	"connectors": {"span_metrics", "routing"},
 	"providers":  {"env", "file", "yaml", "http", "https"},
