@@ -8,9 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/otelcol-sre/otelcol-sre/internal/embedschema"
 )
 
 // MaxEventBytes is the CloudWatch Logs limit on one log event (message plus 26 bytes of overhead) that EMF
@@ -23,17 +22,7 @@ const eventOverhead = 26
 //go:embed emf.schema.json
 var emfSchemaJSON string
 
-var emfSchema = func() *jsonschema.Schema {
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(emfSchemaJSON))
-	if err != nil {
-		panic(fmt.Sprintf("emf.schema.json: %v", err)) // a broken embedded file is a build defect
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("emf.schema.json", doc); err != nil {
-		panic(fmt.Sprintf("emf.schema.json: %v", err))
-	}
-	return c.MustCompile("emf.schema.json")
-}()
+var emfSchema = embedschema.MustCompile("emf.schema.json", emfSchemaJSON)
 
 // ValidateEMF checks one log event message against the CloudWatch Embedded Metric Format specification: the
 // JSON Schema in emf.schema.json (structure, `_aws.Timestamp` in milliseconds, ≤ 30 keys per dimension set,
@@ -44,12 +33,9 @@ func ValidateEMF(message string) error {
 	if n := len(message) + eventOverhead; n > MaxEventBytes {
 		return fmt.Errorf("event is %d bytes with overhead, over the %d byte limit", n, MaxEventBytes)
 	}
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(message))
+	inst, err := embedschema.Validate(emfSchema, "EMF schema", message)
 	if err != nil {
-		return fmt.Errorf("not JSON: %w", err)
-	}
-	if err := emfSchema.Validate(inst); err != nil {
-		return fmt.Errorf("EMF schema: %w", err)
+		return err
 	}
 	var ev struct {
 		AWS struct {

@@ -178,7 +178,7 @@ func TestContainerInsightsLogsFluentBitShape(t *testing.T) {
 		"OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=" + clusterName + ",k8s.node.name=" + nodeName,
 		"OTELCOL_SRE_DATA_DIR":     t.TempDir(), "OTELCOL_SRE_EMF_QUEUE_PORT": collectortest.Port(collectortest.FreePort(t)),
 	}, "http://127.0.0.1:"+healthPort+"/",
-		"--config", filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "cloudwatch.yaml"), "--config", filepath.Join("testdata", "cwlogs-endpoint.yaml"))
+		"--config", filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "cloudwatch.yaml"), "--config", filepath.Join("testdata", "aws-endpoints.yaml"))
 
 	total := 0
 	for _, rs := range want {
