@@ -340,11 +340,13 @@ func (e *Engine) guard(now time.Time, edges []Edge) []Edge {
 			continue
 		}
 		e.folded = append(e.folded, ed)
+		e.changed = true
 	}
 	if len(e.folded) > 0 && (e.lastDigest.IsZero() || now.Sub(e.lastDigest) >= e.s.StormWindow) {
 		out = append(out, Edge{Kind: Digest, At: now, Cause: CauseStorm, Items: e.folded})
 		e.folded = nil
 		e.lastDigest = now
+		e.changed = true
 	}
 	return out
 }

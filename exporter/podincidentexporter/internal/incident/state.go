@@ -16,11 +16,18 @@ const stateVersion = 1
 type state struct {
 	Version   int        `json:"version"`
 	Incidents []Incident `json:"incidents"`
+	// The storm guard: notifications folded into the next digest (lost at a
+	// restart otherwise, and their incidents later resolved unannounced), the
+	// per-incident notifications inside the window and the last digest.
+	Folded     []Edge      `json:"folded,omitempty"`
+	Sent       []time.Time `json:"sent,omitempty"`
+	LastDigest time.Time   `json:"last_digest,omitzero"`
 }
 
 // Encode returns the incident table for a storage extension.
 func (e *Engine) Encode() ([]byte, error) {
-	st := state{Version: stateVersion, Incidents: make([]Incident, 0, len(e.incidents))}
+	st := state{Version: stateVersion, Incidents: make([]Incident, 0, len(e.incidents)),
+		Folded: e.folded, Sent: e.sent, LastDigest: e.lastDigest}
 	for _, in := range e.sorted() {
 		st.Incidents = append(st.Incidents, *in)
 	}
@@ -46,6 +53,7 @@ func (e *Engine) Restore(data []byte, now time.Time) error {
 		}
 		e.incidents[groupKey(in.Group)] = &in
 	}
+	e.folded, e.sent, e.lastDigest = st.Folded, st.Sent, st.LastDigest
 	e.restoredAt = now
 	return nil
 }
