@@ -20,12 +20,14 @@ type appendResult struct {
 	outOfOrder int // older than, or as old as, the series' last sample
 	invalid    int // rejected for their labels or histogram shape
 	firstErr   error
+	// late: the appended points timestamped at or before lateUpTo, per series in order.
+	late []prompb.TimeSeries
 }
 
 // appendSeries appends the translation's series (samples, then native histograms, then exemplars) to app,
 // each series' points in timestamp order. It never stops at a refused sample: the rest of the request is
-// appended and the refusals counted.
-func appendSeries(app storage.Appender, series map[string]*prompb.TimeSeries) appendResult {
+// appended and the refusals counted. Appended points timestamped at or before lateUpTo are also returned.
+func appendSeries(app storage.Appender, series map[string]*prompb.TimeSeries, lateUpTo int64) appendResult {
 	var res appendResult
 	var b labels.ScratchBuilder
 	// The translation keys series "0".."n-1"; appending in that order keeps runs reproducible.
@@ -42,12 +44,16 @@ func appendSeries(app storage.Appender, series map[string]*prompb.TimeSeries) ap
 		ts := series[k]
 		lbls := ts.ToLabels(&b, nil)
 		var ref storage.SeriesRef
+		var late prompb.TimeSeries
 		slices.SortFunc(ts.Samples, func(a, b prompb.Sample) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
 		for _, s := range ts.Samples {
 			r, err := app.Append(ref, lbls, s.Timestamp, s.Value)
 			res.count(err)
 			if err == nil {
 				ref = r
+				if s.Timestamp <= lateUpTo {
+					late.Samples = append(late.Samples, s)
+				}
 			}
 		}
 		slices.SortFunc(ts.Histograms, func(a, b prompb.Histogram) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
@@ -62,7 +68,14 @@ func appendSeries(app storage.Appender, series map[string]*prompb.TimeSeries) ap
 			res.count(err)
 			if err == nil {
 				ref = r
+				if h.Timestamp <= lateUpTo {
+					late.Histograms = append(late.Histograms, h)
+				}
 			}
+		}
+		if len(late.Samples)+len(late.Histograms) > 0 {
+			late.Labels = prompb.FromLabels(lbls, nil) // sorted, as the WAL holds them
+			res.late = append(res.late, late)
 		}
 		if ref == 0 {
 			continue // exemplars need a series the WAL accepted

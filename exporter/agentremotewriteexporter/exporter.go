@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -75,12 +76,19 @@ type agentExporter struct {
 	telemetry *metadata.TelemetryBuilder
 	reg       *prometheus.Registry // the engine's own metrics, read by the telemetry callbacks
 
-	mu     sync.RWMutex // guards db and remote: pushes share it (agent appenders are concurrent), start and shutdown own it
-	remote *remote.Storage
-	db     *agent.DB
-	stop   chan struct{} // ends the notifier
-	done   chan struct{}
-	warned warnOnce
+	mu       sync.RWMutex // guards the fields below: pushes share it (agent appenders are concurrent); start, shutdown and the queue's start own it
+	remote   *remote.Storage
+	db       *agent.DB
+	relay    *relay
+	resend   *resender
+	signal   *startSignal
+	late     *lateSender // nil until the queue manager started
+	cancel   context.CancelFunc
+	caughtUp chan struct{} // closed when catchUp returned
+	queueUp  chan struct{} // closed when the queue manager's watcher started
+	stop     chan struct{} // ends the notifier
+	done     chan struct{}
+	warned   warnOnce
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*agentExporter, error) {
@@ -145,6 +153,23 @@ func (e *agentExporter) start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return err
 	}
+	rl, err := newRelay(e.cfg, filepath.Join(e.cfg.WAL.Directory, sentLogFile), e.logger)
+	if err != nil {
+		return err
+	}
+	// Series older than the WAL can hold have nothing left to send.
+	rl.forget(time.Now().Add(-e.cfg.WAL.MaxTime).UnixMilli())
+	relayURL, err := rl.start()
+	if err != nil {
+		_ = rl.close()
+		return fmt.Errorf("listening for the queue manager on loopback: %w", err)
+	}
+	// The queue manager writes to the relay, which adds the headers and the signature.
+	u, _ := url.Parse(relayURL)
+	rw.URL = &commoncfg.URL{URL: u}
+	rw.Headers, rw.SigV4Config = nil, nil
+	rw.RemoteTimeout = model.Duration(e.cfg.Timeout + relayTimeoutMargin)
+
 	signal := newStartSignal(zapslog.NewHandler(e.logger.Core()))
 	logger := slog.New(signal)
 	noLocalData := func() (int64, error) { return math.MaxInt64, nil }
@@ -154,41 +179,139 @@ func (e *agentExporter) start(_ context.Context, _ component.Host) error {
 	opts.TruncateFrequency = e.cfg.WAL.TruncateFrequency
 	opts.MinWALTime = e.cfg.WAL.MinTime.Milliseconds()
 	opts.MaxWALTime = e.cfg.WAL.MaxTime.Milliseconds()
-	// The WAL first: the queue's watcher tails <directory>/wal and retries only every 5 s if it is missing.
 	db, err := agent.Open(logger.With("component", "wal"), e.reg, rs, e.cfg.WAL.Directory, opts)
 	if err != nil {
 		_ = rs.Close()
+		_ = rl.close()
 		return fmt.Errorf("opening the WAL in wal.directory %q: %w", e.cfg.WAL.Directory, err)
 	}
-	if err := rs.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: []*promconfig.RemoteWriteConfig{rw}}); err != nil {
-		_ = db.Close()
-		_ = rs.Close()
-		return fmt.Errorf("starting the remote-write queue: %w", err)
-	}
 	db.SetWriteNotified(rs)
+	q := e.cfg.QueueConfig
+	rsnd := &resender{relay: rl, minBackoff: q.MinBackoff, maxBackoff: q.MaxBackoff, logger: e.logger}
+	ctx, cancel := context.WithCancel(context.Background())
 	e.mu.Lock()
-	e.remote, e.db = rs, db
+	e.remote, e.db, e.relay, e.resend, e.signal = rs, db, rl, rsnd, signal
+	e.cancel = cancel
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	e.caughtUp, e.queueUp = make(chan struct{}), make(chan struct{})
+	caughtUp, queueUp := e.caughtUp, e.queueUp
 	e.mu.Unlock()
 	go notifyEvery(rs, notifyInterval, e.stop, e.done)
-	// Samples timestamped before the watcher's start are never sent: hold the pipeline until it started.
+	go e.catchUp(ctx, rw, logger)
+	// Usually the WAL is sent (or empty) within moments: start with the queue manager running. A long
+	// backlog, or an endpoint that is down, goes on in the background while appends are accepted.
 	select {
-	case <-signal.started:
-		// The watcher keeps samples with a timestamp strictly after its start, in milliseconds: let the
-		// clock pass that millisecond before the first sample can be appended.
-		time.Sleep(2 * time.Millisecond)
-	case <-time.After(watcherStartTimeout):
-		e.logger.Warn("Prometheus' WAL watcher did not report its start; samples older than its start are not sent",
-			zap.Duration("waited", watcherStartTimeout))
+	case <-queueUp:
+	case <-caughtUp:
+	case <-time.After(startWait):
+		e.logger.Info("still resending the WAL's unsent samples; the queue manager starts when they are sent", zap.Duration("waited", startWait))
 	}
 	return nil
 }
 
-// shutdown closes the WAL, then lets the queue manager flush for up to flushDeadline.
+// startWait: how long start waits for the resend of the WAL's unsent samples and the queue manager's start.
+const startWait = 5 * time.Second
+
+// relayTimeoutMargin: the queue manager waits this much longer than the relay waits for the endpoint, so
+// that it gets the relay's answer rather than its own timeout.
+const relayTimeoutMargin = 5 * time.Second
+
+// sentLogFile, in wal.directory, holds per series the newest timestamp the endpoint answered for.
+const sentLogFile = "sent-log"
+
+// catchUpRoundTimeout bounds the last round, during which appends are held.
+const catchUpRoundTimeout = 10 * time.Second
+
+// catchUp resends what the WAL holds beyond the sent log, then starts the queue manager (see replay.go):
+// rounds while appends go on, until a round finds at most one request's worth; then, appends held, a last
+// round and the queue manager's start, so that nothing falls between the replay and the watcher's start.
+func (e *agentExporter) catchUp(ctx context.Context, rw *promconfig.RemoteWriteConfig, logger *slog.Logger) {
+	defer close(e.caughtUp)
+	q := e.cfg.QueueConfig
+	workers := max(q.MinShards, min(q.MaxShards, replayWorkers))
+	rd := newWALReader(filepath.Join(e.cfg.WAL.Directory, "wal"), logger.With("component", "replay"))
+	defer rd.close()
+	total := 0
+	backoff := q.MinBackoff
+	for ctx.Err() == nil {
+		n, err := replayRound(ctx, rd, e.resend, workers, q.MaxSamplesPerSend)
+		total += n
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.logger.Warn("resending the WAL's unsent samples", zap.Error(err))
+			time.Sleep(backoff)
+			backoff = min(2*backoff, q.MaxBackoff)
+			continue
+		}
+		if n > q.MaxSamplesPerSend {
+			continue
+		}
+		if e.startQueue(ctx, rd, rw, workers, &total) {
+			break
+		}
+	}
+	if total > 0 {
+		e.logger.Info("resent the samples the WAL held beyond what the endpoint had answered for",
+			zap.Int("samples", total), zap.Int64("refused", e.resend.refused.Load()))
+	}
+}
+
+// startQueue holds appends, runs a last round and starts the queue manager; false if the round did not
+// finish in time (appends are released and the rounds go on).
+func (e *agentExporter) startQueue(ctx context.Context, rd *walReader, rw *promconfig.RemoteWriteConfig, workers int, total *int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db == nil {
+		return true // shut down
+	}
+	rctx, cancel := context.WithTimeout(ctx, catchUpRoundTimeout)
+	n, err := replayRound(rctx, rd, e.resend, workers, e.cfg.QueueConfig.MaxSamplesPerSend)
+	cancel()
+	*total += n
+	if err != nil {
+		return false
+	}
+	if err := e.remote.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: []*promconfig.RemoteWriteConfig{rw}}); err != nil {
+		e.logger.Error("starting the remote-write queue; samples stay in the WAL until the next start", zap.Error(err))
+		return true
+	}
+	select {
+	case <-e.signal.started:
+		// The watcher keeps samples timestamped strictly after its start millisecond: let it pass.
+		time.Sleep(2 * time.Millisecond)
+	case <-time.After(watcherStartTimeout):
+		e.logger.Warn("Prometheus' WAL watcher did not report its start", zap.Duration("waited", watcherStartTimeout))
+	case <-ctx.Done():
+	}
+	e.late = startLateSender(ctx, e.resend)
+	close(e.queueUp)
+	return true
+}
+
+// replayWorkers: requests in flight while resending (within queue_config's shard bounds).
+const replayWorkers = 8
+
+// shutdown stops resending, closes the WAL, then lets the queue manager flush for up to flushDeadline;
+// what is not sent stays in the WAL for the next start.
 func (e *agentExporter) shutdown(context.Context) error {
+	e.mu.Lock()
+	if e.cancel != nil {
+		e.cancel()
+	}
+	caughtUp := e.caughtUp
+	e.mu.Unlock()
+	if caughtUp != nil {
+		<-caughtUp
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
+	if e.late != nil {
+		e.late.stop()
+		e.late = nil
+	}
 	if e.stop != nil {
 		close(e.stop)
 		<-e.done
@@ -200,7 +323,10 @@ func (e *agentExporter) shutdown(context.Context) error {
 	if e.remote != nil {
 		errs = append(errs, e.remote.Close())
 	}
-	e.db, e.remote = nil, nil
+	if e.relay != nil {
+		errs = append(errs, e.relay.close())
+	}
+	e.db, e.remote, e.relay = nil, nil, nil
 	e.telemetry.Shutdown()
 	return errors.Join(errs...)
 }
@@ -219,12 +345,21 @@ func (e *agentExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) err
 	if e.db == nil {
 		return errors.New("agent_remote_write: not started or already shut down")
 	}
+	// Before the queue manager runs, catchUp sends everything; after, the watcher skips what is timestamped
+	// at or before its start, and the late sender takes it.
+	lateUpTo := int64(math.MinInt64)
+	if e.late != nil {
+		lateUpTo = e.signal.startedAt()
+	}
 	app := e.db.Appender(ctx)
-	res := appendSeries(app, series)
+	res := appendSeries(app, series, lateUpTo)
 	if err := app.Commit(); err != nil {
 		return fmt.Errorf("writing %d samples to the WAL: %w", res.appended, err)
 	}
 	e.telemetry.ExporterAgentRemoteWriteSamplesAppended.Add(ctx, int64(res.appended))
+	if len(res.late) > 0 {
+		e.late.offer(res.late)
+	}
 	if res.outOfOrder > 0 {
 		e.telemetry.ExporterAgentRemoteWriteSamplesRejected.Add(ctx, int64(res.outOfOrder), metric.WithAttributeSet(reasonOutOfOrder))
 		e.warned.log(e.logger, "out_of_order", "samples older than (or as old as) the last one of their series are dropped", res.firstErr)

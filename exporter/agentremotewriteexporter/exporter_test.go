@@ -284,7 +284,7 @@ func TestRefusedRequestsDoNotStall(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
 	exp := startMetricsExporter(t, metadatatest.NewSettings(tt), testConfig(t, url))
 
-	send := func(round int) { sendRound(t, exp, round) }
+	send := func(round int) { sendRound(t, exp, round, time.Now()) }
 	has := func(round int) bool { return sink.has(round) }
 	send(1)
 	waitFor(t, "the 400", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.statuses[400] > 0 })
@@ -303,14 +303,14 @@ func TestRefusedRequestsDoNotStall(t *testing.T) {
 	metadatatest.AssertEqualExporterAgentRemoteWriteSamplesRetried(t, tt, []metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
 
-func sendRound(t *testing.T, exp exporter.Metrics, round int) {
+func sendRound(t *testing.T, exp exporter.Metrics, round int, at time.Time) {
 	t.Helper()
 	md := pmetric.NewMetrics()
 	g := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	g.SetName("round.value")
 	dp := g.SetEmptyGauge().DataPoints().AppendEmpty()
 	dp.Attributes().PutStr("round", fmt.Sprint(round))
-	dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
 	dp.SetDoubleValue(float64(round))
 	require.NoError(t, exp.ConsumeMetrics(context.Background(), md))
 }
@@ -324,12 +324,11 @@ func (s *rwSink) has(round int) bool {
 	return false
 }
 
-// TestRestartDropsUnsentSamples documents why this exporter does not replace prometheus_remote_write in
-// deploy yet: Prometheus' WAL watcher (tsdb/wlog.Watcher, v0.312.0) only sends samples whose timestamp is
-// after the moment it started, so samples the previous process appended but could not send are never sent
-// after a restart on the same WAL (and neither are samples an upstream retries with older timestamps).
-// This fails once the engine replays them: then deploy/README.md and the README's limits change.
-func TestRestartDropsUnsentSamples(t *testing.T) {
+// TestRestartResendsUnsentSamples: what a process appended but could not send (the target answered 503 until
+// it stopped) goes after a restart on the same WAL, although Prometheus' watcher starts at the new process's
+// start; what was sent is not sent again; a sample timestamped before the queue manager's start (late data,
+// e.g. an agent's queue draining after a gateway restart) is sent too.
+func TestRestartResendsUnsentSamples(t *testing.T) {
 	sink, url := newRWSink(t)
 	down := true
 	sink.reject = func(*prompb.WriteRequest) (int, string) {
@@ -342,7 +341,7 @@ func TestRestartDropsUnsentSamples(t *testing.T) {
 	first, err := NewFactory().CreateMetrics(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	require.NoError(t, first.Start(context.Background(), componenttest.NewNopHost()))
-	sendRound(t, first, 1) // committed to the WAL; the target answers 503 to whatever the queue sends
+	sendRound(t, first, 1, time.Now()) // committed to the WAL; the target answers 503 to whatever is sent
 	time.Sleep(time.Second)
 	require.NoError(t, first.Shutdown(context.Background())) // gives up after the flush deadline; round 1 stays in the WAL
 
@@ -350,10 +349,22 @@ func TestRestartDropsUnsentSamples(t *testing.T) {
 	down = false
 	sink.mu.Unlock()
 	second := startMetricsExporter(t, exportertest.NewNopSettings(metadata.Type), cfg)
-	sendRound(t, second, 2)
-	waitFor(t, "round 2 after the restart", func() bool { return sink.has(2) })
-	time.Sleep(2 * time.Second) // round 1 would have been read before round 2 if it were replayed
-	assert.False(t, sink.has(1), "round 1 was replayed after the restart: the engine changed, update the README limits and deploy")
+	waitFor(t, "round 1 after the restart", func() bool { return sink.has(1) })
+	sendRound(t, second, 2, time.Now())
+	waitFor(t, "round 2", func() bool { return sink.has(2) })
+	sendRound(t, second, 3, time.Now().Add(-time.Minute)) // late: before the watcher's start
+	waitFor(t, "round 3, timestamped a minute ago", func() bool { return sink.has(3) })
+	require.NoError(t, second.Shutdown(context.Background()))
+
+	// A third start on the same WAL: everything was answered, nothing is sent again.
+	third := startMetricsExporter(t, exportertest.NewNopSettings(metadata.Type), cfg)
+	sendRound(t, third, 4, time.Now())
+	waitFor(t, "round 4", func() bool { return sink.has(4) })
+	for k, pts := range sink.snapshot() {
+		if len(pts) != 1 {
+			t.Errorf("%s received %v, want one sample", k, pts)
+		}
+	}
 }
 
 // decodeWriteRequest reads one remote-write request body: snappy-compressed protobuf WriteRequest.

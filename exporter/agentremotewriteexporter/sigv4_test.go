@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,7 +38,7 @@ func TestSigV4SignsForAMP(t *testing.T) {
 	cfg := testConfig(t, front.URL+"/api/v1/write")
 	cfg.SigV4 = &SigV4Config{Region: "us-east-1"} // service defaults to aps
 	exp := startMetricsExporter(t, exportertest.NewNopSettings(metadata.Type), cfg)
-	sendRound(t, exp, 1)
+	sendRound(t, exp, 1, time.Now())
 	waitFor(t, "the signed request", func() bool { return sink.has(1) })
 	stats := verifier.Stats()
 	assert.Positive(t, stats.Accepted)
