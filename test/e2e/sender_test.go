@@ -192,25 +192,31 @@ func (s *seqSender) counts() (sent, refused int) {
 	return s.next, s.refused
 }
 
-// heartbeat keeps a separate series flowing until stop is closed. The prometheusremotewrite WAL reader ships
-// what it read only when its buffer fills or on the first read after truncate_frequency, so the tail of a
-// stream waits for the next write; real collectors always have a next write, tests provide one.
-func heartbeat(t *testing.T, endpoint, run string) (stop func()) {
-	hb := newSeqSender(t, endpoint, run+"-heartbeat", 1)
-	hb.metric = "e2e.heartbeat"
+// every calls fn every interval until stop is called (and returned).
+func every(interval time.Duration, fn func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(finished)
 		for {
 			select {
 			case <-done:
 				return
-			case <-time.After(100 * time.Millisecond):
-				_ = hb.sendNext(ctx)
+			case <-time.After(interval):
+				fn()
 			}
 		}
 	}()
-	return func() { close(done); cancel(); <-finished }
+	return func() { close(done); <-finished }
+}
+
+// heartbeat keeps a separate series flowing until stop is closed. The prometheusremotewrite WAL reader ships
+// what it read only when its buffer fills or on the first read after truncate_frequency, so the tail of a
+// stream waits for the next write; real collectors always have a next write, tests provide one.
+func heartbeat(t *testing.T, endpoint, run string) (stop func()) {
+	hb := newSeqSender(t, endpoint, run+"-heartbeat", 1)
+	hb.metric = "e2e.heartbeat"
+	ctx, cancel := context.WithCancel(context.Background())
+	stopSending := every(100*time.Millisecond, func() { _ = hb.sendNext(ctx) })
+	return func() { cancel(); stopSending() }
 }
