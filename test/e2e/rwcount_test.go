@@ -25,11 +25,20 @@ import (
 // backend) until up().
 //
 // It is also the AMP stand-in for throttling (AMP cannot run here): throttle() answers 429 with a
-// Retry-After header, as AMP does above a workspace's ingestion quota.
+// Retry-After header, as AMP does above a workspace's ingestion quota. It is the loopback delay and fault
+// proxy of the measurements too: delay adds a round trip to every request, refuse answers 400 to requests a
+// predicate picks, and without Prometheus behind it (newRWCountingSink) it acknowledges everything itself.
 type rwCounter struct {
 	metric string
-	next   http.Handler
+	next   http.Handler // nil: acknowledge every request (a sink that only counts)
 	lb     *loopbackHTTP
+	delay  time.Duration
+	refuse func(series []prompb.TimeSeries) bool
+	// total and delays count every sample of the metric acknowledged (duplicates included) and its delay
+	// from its timestamp to the acknowledgement, in 10 ms buckets.
+	total  int64
+	delays []int64
+	keyed  bool // whether samples are also keyed per run/shard/timestamp (seqSender's series)
 
 	mu            sync.Mutex
 	seen          map[string]int
@@ -43,10 +52,48 @@ type rwCounter struct {
 func newRWCounter(t *testing.T, metric string, prom *prometheusServer) *rwCounter {
 	t.Helper()
 	target, _ := url.Parse(prom.url())
-	c := &rwCounter{metric: metric, next: httputil.NewSingleHostReverseProxy(target),
-		seen: map[string]int{}, statuses: map[int]int{}, refused: map[string]int{}}
+	c := newRWCountingSink(t, metric)
+	c.next, c.keyed = httputil.NewSingleHostReverseProxy(target), true
+	return c
+}
+
+// newRWCountingSink counts the samples of metric and acknowledges every request itself (204), so that the
+// target's CPU is not what limits a throughput measurement.
+func newRWCountingSink(t *testing.T, metric string) *rwCounter {
+	t.Helper()
+	c := &rwCounter{metric: metric, seen: map[string]int{}, statuses: map[int]int{}, refused: map[string]int{},
+		delays: make([]int64, delayBuckets)}
 	c.lb = newLoopbackHTTP(t, c)
 	return c
+}
+
+// delayBuckets of 10 ms: up to 10 minutes; longer delays land in the last.
+const delayBuckets = 60_000
+
+// delayQuantile is the q-quantile of the acknowledged samples' delays (10 ms resolution) and their count.
+func (c *rwCounter) delayQuantile(q float64) (time.Duration, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, v := range c.delays {
+		n += v
+	}
+	rank := int64(q * float64(n))
+	var seen int64
+	for i, v := range c.delays {
+		seen += v
+		if seen > rank {
+			return time.Duration(i+1) * 10 * time.Millisecond, n
+		}
+	}
+	return 0, n
+}
+
+// acknowledged is how many samples of the metric were acknowledged, duplicates included.
+func (c *rwCounter) acknowledged() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
 }
 
 func (c *rwCounter) url() string { return c.lb.url() + "/api/v1/write" }
@@ -70,8 +117,7 @@ func (c *rwCounter) throttle(d, retryAfter time.Duration) {
 	c.retryAfter = retryAfter
 }
 
-// keyedSamples lists the request's samples of the counted metric as run/shard/timestamp keys.
-func (c *rwCounter) keyedSamples(body []byte) []string {
+func decodeRW(body []byte) []prompb.TimeSeries {
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
 		return nil
@@ -80,8 +126,32 @@ func (c *rwCounter) keyedSamples(body []byte) []string {
 	if err := wr.Unmarshal(raw); err != nil {
 		return nil
 	}
+	return wr.Timeseries
+}
+
+// countedTimestamps lists the timestamps of the request's samples of the counted metric.
+func (c *rwCounter) countedTimestamps(series []prompb.TimeSeries) []int64 {
+	var out []int64
+	for _, ts := range series {
+		for _, l := range ts.Labels {
+			if l.Name == "__name__" && l.Value == c.metric {
+				for _, s := range ts.Samples {
+					out = append(out, s.Timestamp)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// keyedSamples lists the request's samples of the counted metric as run/shard/timestamp keys.
+func (c *rwCounter) keyedSamples(series []prompb.TimeSeries) []string {
+	if !c.keyed {
+		return nil
+	}
 	var keys []string
-	for _, ts := range wr.Timeseries {
+	for _, ts := range series {
 		var name, run, shard string
 		for _, l := range ts.Labels {
 			switch l.Name {
@@ -109,7 +179,11 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	keys := c.keyedSamples(body)
+	if c.delay > 0 {
+		time.Sleep(c.delay)
+	}
+	series := decodeRW(body)
+	keys := c.keyedSamples(series)
 	c.mu.Lock()
 	c.requests++
 	if time.Now().Before(c.throttleUntil) {
@@ -121,8 +195,16 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	c.next.ServeHTTP(rec, r)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusNoContent}
+	switch {
+	case c.refuse != nil && c.refuse(series):
+		http.Error(rec, "refused by the fault proxy: bad sample", http.StatusBadRequest)
+	case c.next != nil:
+		c.next.ServeHTTP(rec, r)
+	default:
+		rec.WriteHeader(http.StatusNoContent)
+	}
+	now := time.Now().UnixMilli()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statuses[rec.status]++
@@ -135,6 +217,10 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, k := range keys {
 		c.seen[k]++
+	}
+	for _, ts := range c.countedTimestamps(series) {
+		c.total++
+		c.delays[min(max(now-ts, 0)/10, delayBuckets-1)]++
 	}
 }
 
