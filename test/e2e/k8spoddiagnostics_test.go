@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+	"github.com/otelcol-sre/otelcol-sre/internal/cwlogspeer"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 )
 
@@ -56,8 +59,12 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	}
 
 	prom := startPrometheus(t, 0)
-	proc, otlp := collector(t, "k8spoddiagnostics.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write",
-		"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns})
+	env := map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write", "KUBECONFIG": cluster.AdminKubeconfig(),
+		"POD_NAMESPACE": ns, "HEALTH_PORT": collectortest.Port(collectortest.FreePort(t)), "OTLP_PORT": collectortest.Port(collectortest.FreePort(t)),
+		"OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=e2e", "CLUSTER_NAME": "e2e", "K8S_POD_NAME": "otelcol-sre-gateway-slo-0"}
+	proc := collectortest.StartConfigs(t, []string{deployFragment(t, "cloudwatch.yaml", "exporters::awsemf"),
+		filepath.Join("testdata", "k8spoddiagnostics.yaml")}, env, "http://127.0.0.1:"+env["HEALTH_PORT"]+"/")
+	otlp := "127.0.0.1:" + env["OTLP_PORT"]
 
 	// The diagnosis needs the scheduler's verdict and the threshold to pass: keep sending meanwhile.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -130,6 +137,52 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 		t.Errorf("read %d alert rules from deploy/rules/stuck-pods.yaml, want 8", alerts)
 	}
 	checkDashboardHasData(t, prom, "stuck-pods.json")
+	checkStuckPodEMF(t, proc, ns)
+}
+
+// checkStuckPodEMF finds, on the collector's stdout, an EMF event of the pod's k8s.pod.diagnosis made with
+// cloudwatch.yaml's declaration: valid EMF, the metric under its dimension sets (namespace and reason, never
+// the pod or the message), the message a plain field.
+func checkStuckPodEMF(t *testing.T, proc *collectortest.Process, ns string) {
+	t.Helper()
+	type event struct {
+		AWS struct {
+			CloudWatchMetrics []struct {
+				Dimensions [][]string
+				Metrics    []struct{ Name string }
+			}
+		} `json:"_aws"`
+		Namespace string  `json:"k8s.namespace.name"`
+		Reason    string  `json:"reason"`
+		Message   string  `json:"message"`
+		Value     float64 `json:"k8s.pod.diagnosis"`
+	}
+	var found *event
+	var line string
+	for deadline := time.Now().Add(20 * time.Second); found == nil && time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		for _, l := range strings.Split(proc.Output(), "\n") {
+			var ev event
+			if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &ev) != nil || ev.Namespace != ns || len(ev.AWS.CloudWatchMetrics) != 1 ||
+				!slices.ContainsFunc(ev.AWS.CloudWatchMetrics[0].Metrics, func(m struct{ Name string }) bool { return m.Name == diagnosis.MetricDiagnosis }) {
+				continue
+			}
+			found, line = &ev, l
+		}
+	}
+	if found == nil {
+		t.Fatalf("no EMF event with a %s metric for namespace %s on stdout:\n%s", diagnosis.MetricDiagnosis, ns, proc.Output())
+	}
+	t.Logf("EMF: %s", line)
+	if err := cwlogspeer.ValidateEMF(line); err != nil {
+		t.Errorf("invalid EMF: %v", err)
+	}
+	want := [][]string{{"k8s.cluster.name", "k8s.namespace.name", diagnosis.PointReason}, {"k8s.cluster.name", diagnosis.PointReason}}
+	if got := found.AWS.CloudWatchMetrics[0].Dimensions; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("dimension sets %v, want %v", got, want)
+	}
+	if found.Reason != "Unschedulable" || found.Value != 1 || !strings.Contains(found.Message, "Insufficient cpu") {
+		t.Errorf("event reason %q value %v message %q, want Unschedulable, 1 and the scheduler's message", found.Reason, found.Value, found.Message)
+	}
 }
 
 // podCounter is a cumulative counter of a pod (value v), identified by namespace and name.
