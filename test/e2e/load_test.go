@@ -276,9 +276,9 @@ type loadRun struct {
 // points missing at the sink; then loadBisections bisections). Rows run one after the other and the whole
 // matrix OTELCOL_SRE_LOAD_ROUNDS times (default 1), interleaved, so the table's medians and ratios compare rows
 // measured under the same machine load. With OTELCOL_SRE_LOAD_PROFILE=dir it takes a CPU and an allocation
-// profile (pprof extension) of each row's reference step into dir and skips the search. It needs minutes and
-// a quiet machine, so it runs only with OTELCOL_SRE_LOAD=1; the table goes into the k8spoddiagnostics
-// processor's README.
+// profile (pprof extension) of each row's reference step (dir/TestLoadGatewayRemoteWrite/roundN/row.cpu.pb.gz,
+// .allocs.pb.gz) and skips the search. It needs minutes and a quiet machine, so it runs only with
+// OTELCOL_SRE_LOAD=1; the table goes into the k8spoddiagnostics processor's README.
 func TestLoadGatewayRemoteWrite(t *testing.T) {
 	if os.Getenv("OTELCOL_SRE_LOAD") != "1" {
 		t.Skip("load test: set OTELCOL_SRE_LOAD=1 (takes minutes, wants a quiet machine)")
@@ -351,7 +351,7 @@ func runPipeline(t *testing.T, cluster *testcluster.Cluster, ns string, pl loadP
 	}
 	var wait func()
 	if profileDir != "" {
-		wait = captureProfiles(t, pprofAddr, filepath.Join(profileDir, pl.id))
+		wait = captureProfiles(t, pprofAddr, filepath.Join(profileDir, t.Name()))
 	}
 	run.reference = try(loadReferenceRate)
 	run.labels = sink.labelNames()
