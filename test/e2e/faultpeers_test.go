@@ -254,7 +254,8 @@ func (l *podLog) written() int {
 
 // deployFragment writes the named sections of a deploy/configs file (paths like "exporters::otlp_grpc/gateway")
 // into a config file of their own, so a test runs exactly what deploy ships for them; the test's own config,
-// loaded after it, adds receivers, pipelines and loopback endpoints.
+// loaded after it, adds receivers, pipelines and loopback endpoints. A path starting with "-" removes that
+// key from what was taken (e.g. a DNS resolver the test replaces: merging cannot delete a key).
 func deployFragment(t *testing.T, file string, paths ...string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(collectortest.RepoRoot(), "deploy", "configs", file))
@@ -267,6 +268,18 @@ func deployFragment(t *testing.T, file string, paths ...string) string {
 	}
 	out := map[string]any{}
 	for _, p := range paths {
+		if drop, ok := strings.CutPrefix(p, "-"); ok {
+			keys := strings.Split(drop, "::")
+			m := out
+			for _, k := range keys[:len(keys)-1] {
+				m, _ = m[k].(map[string]any)
+			}
+			if _, ok := m[keys[len(keys)-1]]; !ok {
+				t.Fatalf("%s: nothing to remove at %s", file, drop)
+			}
+			delete(m, keys[len(keys)-1])
+			continue
+		}
 		keys := strings.Split(p, "::")
 		from, to := src, out
 		for i, k := range keys {

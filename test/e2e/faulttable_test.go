@@ -13,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 	"github.com/otelcol-sre/otelcol-sre/internal/cwlogspeer"
@@ -41,7 +44,7 @@ type faultScale struct {
 func faultScaleFromEnv() faultScale {
 	if os.Getenv(faultsLongEnv) != "" {
 		return faultScale{outage: 5 * time.Minute, throttle: 2 * time.Minute, cwDown: 5 * time.Minute,
-			shards: 100, tick: 10 * time.Millisecond, drain: 10 * time.Minute}
+			shards: 120, tick: 10 * time.Millisecond, drain: 10 * time.Minute}
 	}
 	return faultScale{outage: 30 * time.Second, throttle: 20 * time.Second, cwDown: 20 * time.Second,
 		shards: 50, tick: 50 * time.Millisecond, drain: 2 * time.Minute}
@@ -83,8 +86,8 @@ func freePort(t *testing.T) string { return collectortest.Port(collectortest.Fre
 
 func (a *agentUnderTest) start(t *testing.T) {
 	t.Helper()
-	a.proc = collectortest.Start(t, a.deployPart, a.env, "http://127.0.0.1:"+a.env["HEALTH_PORT"]+"/",
-		"--config", filepath.Join("testdata", "agent-durable.yaml"), collectortest.FileLogFeatureGatesFlag)
+	a.proc = collectortest.StartConfigs(t, []string{a.deployPart, filepath.Join("testdata", "agent-durable.yaml")}, a.env,
+		"http://127.0.0.1:"+a.env["HEALTH_PORT"]+"/", collectortest.FileLogFeatureGatesFlag)
 	// file_log's first poll (200 ms in) starts at the end of the files it finds (start_at: end) when it has
 	// no checkpoints yet; lines written before it are skipped by design.
 	time.Sleep(time.Second)
@@ -178,8 +181,14 @@ func TestFaultTableGatewayDown(t *testing.T) {
 	if err := relay.Stop(30 * time.Second); err != nil {
 		t.Fatalf("stopping the gateway: %v", err)
 	}
+	ackedBefore, _ := m.ackedTicks()
 	t.Logf("gateway down for %s", sc.outage)
 	time.Sleep(sc.outage)
+	queued := counterSum(get(t, "http://127.0.0.1:"+agent.env["TELEMETRY_PORT"]+"/metrics"), "otelcol_exporter_queue_size")
+	acked, _ := m.ackedTicks()
+	during := (acked - ackedBefore) * m.shards
+	t.Logf("after the outage the queue holds %.1f MiB (bytes sizer, metrics and log lines) for the %d points acknowledged during it: %.0f bytes per point; files on the volume: %.1f MiB",
+		queued/(1<<20), during, queued/float64(during), float64(dirBytes(t, agent.env["OTELCOL_SRE_DATA_DIR"]))/(1<<20))
 	startRelay(t, gwEnv)
 	t.Log("gateway back")
 	wait()
@@ -290,6 +299,24 @@ func TestFaultTableQueueVolumeFull(t *testing.T) {
 	}
 }
 
+// dirBytes is the disk space the files under dir use.
+func dirBytes(t *testing.T, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if info, err := d.Info(); err == nil {
+			n += info.Sys().(*syscall.Stat_t).Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	return n
+}
+
 func httpStatus(url string) int {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -325,8 +352,8 @@ func TestFaultTableCloudWatchThrottledThenDown(t *testing.T) {
 	cw := deployFragment(t, "cloudwatch.yaml", "extensions::file_storage/cloudwatch_queue", "receivers::otlp/emf_queue",
 		"exporters::awsemf", "exporters::awscloudwatchlogs/pods", "exporters::otlp_grpc/emf_queue", "service::pipelines::metrics/emf")
 	slo := deployFragment(t, "gateway-slo.yaml", "processors::memory_limiter")
-	proc := collectortest.Start(t, cw, env, "http://127.0.0.1:"+env["HEALTH_PORT"]+"/",
-		"--config", slo, "--config", filepath.Join("testdata", "cloudwatch-durable.yaml"))
+	proc := collectortest.StartConfigs(t, []string{cw, slo, filepath.Join("testdata", "cloudwatch-durable.yaml")}, env,
+		"http://127.0.0.1:"+env["HEALTH_PORT"]+"/")
 	otlp := "127.0.0.1:" + env["OTLP_PORT"]
 	// A metric deploy declares for CloudWatch (cloudwatch.yaml metric_declarations: slo.sli by slo.service,
 	// slo.name), so every event is EMF with a metric directive.
@@ -429,4 +456,130 @@ func samplePeakRSS(pid int, stop <-chan struct{}) int64 {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// TestFaultTableGatewaySLOReplicaKilled: agent → gateway-lb (deploy's routing and loadbalancing sections,
+// static resolver) → two gateway-slo replicas (deploy's memory_limiter and, if its metrics pipeline has one,
+// batch) → counting sink. Mid-stream one replica is killed with SIGKILL and restarted 5 s later on the same
+// port (a StatefulSet pod coming back). Four services spread the series over both replicas.
+func TestFaultTableGatewaySLOReplicaKilled(t *testing.T) {
+	t.Parallel() // mostly waiting: runs alongside the other long cases
+	sc := faultScaleFromEnv()
+	sink := newOTLPSink(t)
+
+	// gateway-slo replicas
+	procs := sloProcessors(t)
+	sloParts := []string{deployFragment(t, "gateway-slo.yaml", prefixed("processors::", procs)...),
+		filepath.Join("testdata", "gateway-slo-durable.yaml"), pipelineProcessors(t, procs)}
+	var sloEnv [2]map[string]string
+	var slo [2]*collectortest.Process
+	for i := range sloEnv {
+		sloEnv[i] = map[string]string{"HEALTH_PORT": freePort(t), "OTLP_PORT": freePort(t), "TELEMETRY_PORT": freePort(t),
+			"SINK_ENDPOINT": sink.endpoint()}
+		slo[i] = collectortest.StartConfigs(t, sloParts, sloEnv[i], "http://127.0.0.1:"+sloEnv[i]["HEALTH_PORT"]+"/")
+	}
+	// gateway-lb
+	lbEnv := map[string]string{"HEALTH_PORT": freePort(t), "OTLP_PORT": freePort(t),
+		"SLO_PORT_0": sloEnv[0]["OTLP_PORT"], "SLO_PORT_1": sloEnv[1]["OTLP_PORT"]}
+	lbPart := deployFragment(t, "gateway-lb.yaml", "connectors::routing/tier", "processors::memory_limiter",
+		"exporters::loadbalancing/by_service", "-exporters::loadbalancing/by_service::resolver",
+		"exporters::loadbalancing/by_resource", "-exporters::loadbalancing/by_resource::resolver",
+		"service::pipelines::metrics", "service::pipelines::metrics/by_service", "service::pipelines::metrics/infra")
+	collectortest.StartConfigs(t, []string{lbPart, filepath.Join("testdata", "gateway-lb-durable.yaml")}, lbEnv,
+		"http://127.0.0.1:"+lbEnv["HEALTH_PORT"]+"/")
+
+	agent := startAgent(t, "127.0.0.1:"+lbEnv["OTLP_PORT"], t.TempDir(), t.TempDir())
+	var senders []*seqSender
+	for i := range 4 {
+		s := newSeqSender(t, agent.otlp(), "slokill-"+strconv.Itoa(i), sc.shards/4)
+		s.resource = map[string]string{"service.name": "e2e-" + strconv.Itoa(i)}
+		senders = append(senders, s)
+	}
+	var wg sync.WaitGroup
+	for _, s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range s.sendFor(context.Background(), 20*time.Second, sc.tick) {
+				t.Logf("%s: %v", s.run, err)
+			}
+		}()
+	}
+	time.Sleep(8 * time.Second)
+	// Kill the replica that received more (the services' hash decides how they spread).
+	var accepted [2]float64
+	for i := range sloEnv {
+		accepted[i] = counterSum(get(t, "http://127.0.0.1:"+sloEnv[i]["TELEMETRY_PORT"]+"/metrics"), "otelcol_receiver_accepted_metric_points")
+	}
+	k := 0
+	if accepted[1] > accepted[0] {
+		k = 1
+	}
+	slo[k].Kill()
+	t.Logf("gateway-slo replica %d SIGKILLed after accepting %.0f points (the other: %.0f)", k, accepted[k], accepted[1-k])
+	time.Sleep(5 * time.Second)
+	slo[k] = collectortest.StartConfigs(t, sloParts, sloEnv[k], "http://127.0.0.1:"+sloEnv[k]["HEALTH_PORT"]+"/")
+	t.Logf("gateway-slo replica %d back", k)
+	wg.Wait()
+
+	total := row{fault: "gateway-slo replica SIGKILL (restart after 5 s)", signal: "metric points (OTLP)"}
+	deadline := time.Now().Add(sc.drain)
+	for _, s := range senders {
+		r, _ := agentRows(t, total.fault, sink, s, nil, time.Until(deadline))
+		total.sent += r.sent
+		total.acked += r.acked
+		total.refused += r.refused
+		total.received += r.received
+		total.lost += r.lost
+		total.duplicated += r.duplicated
+	}
+	total.log(t)
+	if total.lost != 0 || total.refused != 0 {
+		t.Errorf("lost %d points (refused %d) when a gateway-slo replica was killed\nreplica %d (killed, restarted):\n%s", total.lost, total.refused, k, slo[k].Output())
+	}
+}
+
+// sloProcessors is gateway-slo.yaml's metrics pipeline's processors that can run without Kubernetes and
+// state (memory_limiter, batch), in deploy's order.
+func sloProcessors(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "gateway-slo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Service struct {
+			Pipelines map[string]struct {
+				Processors []string `yaml:"processors"`
+			} `yaml:"pipelines"`
+		} `yaml:"service"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range cfg.Service.Pipelines["metrics"].Processors {
+		if p == "memory_limiter" || p == "batch" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func prefixed(prefix string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, prefix+n)
+	}
+	return out
+}
+
+// pipelineProcessors writes a config setting the metrics pipeline's processors.
+func pipelineProcessors(t *testing.T, procs []string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "processors.yaml")
+	if err := os.WriteFile(f, []byte("service:\n  pipelines:\n    metrics:\n      processors: ["+strings.Join(procs, ", ")+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
