@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,19 +146,10 @@ func agentRows(t *testing.T, fault string, sink *otlpSink, m *seqSender, lines *
 // sendAndWrite runs the metrics sender and the pod-log writer for d in the background; wait() returns when
 // both are done.
 func sendAndWrite(t *testing.T, m *seqSender, lines *podLog, d time.Duration, sc faultScale) (wait func()) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for _, err := range m.sendFor(context.Background(), d, sc.tick) {
-			t.Logf("%s: %v", m.run, err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		lines.writeFor(context.Background(), t, d, sc.tick)
-	}()
-	return wg.Wait
+	waitSender := sendAllFor(t, []*seqSender{m}, d, sc.tick)
+	done := make(chan struct{})
+	go func() { lines.writeFor(context.Background(), t, d, sc.tick); close(done) }()
+	return func() { waitSender(); <-done }
 }
 
 // TestFaultTableGatewayDown: the gateway is stopped for the outage while the agent keeps receiving metrics
@@ -365,16 +355,7 @@ func TestFaultTableCloudWatchThrottledThenDown(t *testing.T) {
 	stopRSS := make(chan struct{})
 	go func() { peakRSS <- samplePeakRSS(proc.Pid(), stopRSS) }()
 
-	var wg sync.WaitGroup
-	for _, s := range []*seqSender{m, l} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, err := range s.sendFor(context.Background(), 5*time.Second+sc.throttle+5*time.Second+sc.cwDown+5*time.Second, 100*time.Millisecond) {
-				t.Logf("%s: %v", s.run, err)
-			}
-		}()
-	}
+	wait := sendAllFor(t, []*seqSender{m, l}, 5*time.Second+sc.throttle+5*time.Second+sc.cwDown+5*time.Second, 100*time.Millisecond)
 	time.Sleep(5 * time.Second)
 	peer.SetFault(cwlogspeer.Throttling)
 	t.Logf("CloudWatch Logs throttling for %s", sc.throttle)
@@ -385,7 +366,7 @@ func TestFaultTableCloudWatchThrottledThenDown(t *testing.T) {
 	t.Logf("CloudWatch Logs down for %s", sc.cwDown)
 	time.Sleep(sc.cwDown)
 	srv.up(t)
-	wg.Wait()
+	wait()
 
 	emfAcked, logAcked := m.ackedList(), l.ackedList()
 	var emf, logs row
@@ -495,16 +476,7 @@ func TestFaultTableGatewaySLOReplicaKilled(t *testing.T) {
 		s.resource = map[string]string{"service.name": "e2e-" + strconv.Itoa(i)}
 		senders = append(senders, s)
 	}
-	var wg sync.WaitGroup
-	for _, s := range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, err := range s.sendFor(context.Background(), 20*time.Second, sc.tick) {
-				t.Logf("%s: %v", s.run, err)
-			}
-		}()
-	}
+	wait := sendAllFor(t, senders, 20*time.Second, sc.tick)
 	time.Sleep(8 * time.Second)
 	// Kill the replica that received more (the services' hash decides how they spread).
 	var accepted [2]float64
@@ -520,7 +492,7 @@ func TestFaultTableGatewaySLOReplicaKilled(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	slo[k] = collectortest.StartConfigs(t, sloParts, sloEnv[k], "http://127.0.0.1:"+sloEnv[k]["HEALTH_PORT"]+"/")
 	t.Logf("gateway-slo replica %d back", k)
-	wg.Wait()
+	wait()
 
 	total := row{fault: "gateway-slo replica SIGKILL (restart after 5 s)", signal: "metric points (OTLP)"}
 	deadline := time.Now().Add(sc.drain)

@@ -169,6 +169,22 @@ func (s *seqSender) sendFor(ctx context.Context, d, interval time.Duration) []er
 	return errs
 }
 
+// sendAllFor runs every sender's sendFor in the background, logging their errors; wait() returns when all
+// are done.
+func sendAllFor(t *testing.T, senders []*seqSender, d, interval time.Duration) (wait func()) {
+	var wg sync.WaitGroup
+	for _, s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range s.sendFor(context.Background(), d, interval) {
+				t.Logf("%s: %v", s.run, err)
+			}
+		}()
+	}
+	return wg.Wait
+}
+
 // ackedTicks is how many ticks were acknowledged and their sum (to check values, not only counts).
 func (s *seqSender) ackedTicks() (n int, sum float64) {
 	s.mu.Lock()
