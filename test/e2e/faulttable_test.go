@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -178,7 +177,7 @@ func TestFaultTableGatewayDown(t *testing.T) {
 	acked, _ := m.ackedTicks()
 	during := (acked - ackedBefore) * m.shards
 	t.Logf("after the outage the queue holds %.1f MiB (bytes sizer, metrics and log lines) for the %d points acknowledged during it: %.0f bytes per point; files on the volume: %.1f MiB",
-		queued/(1<<20), during, queued/float64(during), float64(dirBytes(t, agent.env["OTELCOL_SRE_DATA_DIR"]))/(1<<20))
+		queued/(1<<20), during, queued/float64(during), float64(dirBytes(agent.env["OTELCOL_SRE_DATA_DIR"]))/(1<<20))
 	startRelay(t, gwEnv)
 	t.Log("gateway back")
 	wait()
@@ -287,24 +286,6 @@ func TestFaultTableQueueVolumeFull(t *testing.T) {
 	if after, r := m.counts(); after-before != 10 || r != refused {
 		t.Errorf("after the drain %d of 10 ticks were sent, refused went %d → %d", after-before, refused, r)
 	}
-}
-
-// dirBytes is the disk space the files under dir use.
-func dirBytes(t *testing.T, dir string) int64 {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if info, err := d.Info(); err == nil {
-			n += info.Sys().(*syscall.Stat_t).Blocks * 512
-		}
-		return nil
-	})
-	if err != nil {
-		t.Error(err)
-	}
-	return n
 }
 
 func httpStatus(url string) int {
