@@ -403,19 +403,22 @@ var readOnly = []string{"get", "list", "watch"}
 // wantRBAC is every Role and ClusterRole the overlays ship, "overlay/Kind/name", with exactly the
 // (group, resource) -> verbs its mode's components use (verbs sorted).
 var wantRBAC = map[string]map[rbacRule][]string{
-	"agent/ClusterRole/otelcol-sre-agent":                                  agentRules,
-	"agent-direct/ClusterRole/otelcol-sre-agent":                           agentRules,
-	"agent-direct/Role/otelcol-sre-agent-leader-election":                  leaderElectionRules,
-	"agent-direct-incidents-slack/ClusterRole/otelcol-sre-agent":           agentRules,
-	"agent-direct-incidents-slack/Role/otelcol-sre-agent-leader-election":  leaderElectionRules,
-	"gateway-incidents-slack/ClusterRole/otelcol-sre-gateway-slo":          gatewaySLORules,
-	"gateway-incidents-slack/Role/otelcol-sre-gateway-slo-leader-election": leaderElectionRules,
-	"gateway/ClusterRole/otelcol-sre-gateway-slo":                          gatewaySLORules,
-	"gateway/Role/otelcol-sre-gateway-slo-leader-election":                 leaderElectionRules,
-	"gateway-lambda/ClusterRole/otelcol-sre-gateway-slo":                   gatewaySLORules,
-	"gateway-lambda/Role/otelcol-sre-gateway-slo-leader-election":          leaderElectionRules,
-	"sidecar/Role/otelcol-sre-sidecar":                                     sidecarRules,
-	"sidecar-operator/Role/otelcol-sre-sidecar":                            sidecarRules,
+	"agent/ClusterRole/otelcol-sre-agent":                                       agentRules,
+	"agent-container-insights/ClusterRole/otelcol-sre-agent":                    agentRules,
+	"agent-container-insights/ClusterRole/otelcol-sre-agent-container-insights": containerInsightsRules,
+	"agent-container-insights/Role/otelcol-sre-agent-container-insights-leader": leaderElectionRules,
+	"agent-direct/ClusterRole/otelcol-sre-agent":                                agentRules,
+	"agent-direct/Role/otelcol-sre-agent-leader-election":                       leaderElectionRules,
+	"agent-direct-incidents-slack/ClusterRole/otelcol-sre-agent":                agentRules,
+	"agent-direct-incidents-slack/Role/otelcol-sre-agent-leader-election":       leaderElectionRules,
+	"gateway-incidents-slack/ClusterRole/otelcol-sre-gateway-slo":               gatewaySLORules,
+	"gateway-incidents-slack/Role/otelcol-sre-gateway-slo-leader-election":      leaderElectionRules,
+	"gateway/ClusterRole/otelcol-sre-gateway-slo":                               gatewaySLORules,
+	"gateway/Role/otelcol-sre-gateway-slo-leader-election":                      leaderElectionRules,
+	"gateway-lambda/ClusterRole/otelcol-sre-gateway-slo":                        gatewaySLORules,
+	"gateway-lambda/Role/otelcol-sre-gateway-slo-leader-election":               leaderElectionRules,
+	"sidecar/Role/otelcol-sre-sidecar":                                          sidecarRules,
+	"sidecar-operator/Role/otelcol-sre-sidecar":                                 sidecarRules,
 }
 
 var (
@@ -432,6 +435,10 @@ var (
 		{"apps", "replicasets"}: readOnly, {"", "nodes/stats"}: {"get"},
 	}
 	sidecarRules = map[rbacRule][]string{{"", "pods"}: readOnly, {"", "events"}: readOnly}
+	// awscontainerinsight beyond agentRules (components/container-insights/rbac.yaml says why each).
+	containerInsightsRules = map[rbacRule][]string{
+		{"", "endpoints"}: {"list", "watch"}, {"batch", "jobs"}: {"list", "watch"}, {"", "nodes/proxy"}: {"get"},
+	}
 )
 
 // RBAC: exactly the rules each mode's components use, read-only except the leader-election Lease.
@@ -489,6 +496,7 @@ func TestServiceAccountsIRSA(t *testing.T) {
 	arn := settingsEnv(t)["IRSA_ROLE_ARN"]
 	want := map[string]string{
 		"agent/otelcol-sre-agent":                         "",
+		"agent-container-insights/otelcol-sre-agent":      arn,
 		"agent-direct/otelcol-sre-agent":                  arn,
 		"agent-direct-incidents-slack/otelcol-sre-agent":  arn,
 		"gateway-incidents-slack/otelcol-sre-gateway-lb":  "",

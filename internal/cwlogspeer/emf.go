@@ -24,6 +24,16 @@ var emfSchemaJSON string
 
 var emfSchema = embedschema.MustCompile("emf.schema.json", emfSchemaJSON)
 
+// EMFMetadata is an EMF event's `_aws` member, for decoding events in tests.
+type EMFMetadata struct {
+	Timestamp         int64
+	CloudWatchMetrics []struct {
+		Namespace  string
+		Dimensions [][]string
+		Metrics    []struct{ Name, Unit string }
+	}
+}
+
 // ValidateEMF checks one log event message against the CloudWatch Embedded Metric Format specification: the
 // JSON Schema in emf.schema.json (structure, `_aws.Timestamp` in milliseconds, ≤ 30 keys per dimension set,
 // ≤ 100 metrics per directive, known units) plus what a schema cannot say: every dimension key a directive
@@ -38,12 +48,7 @@ func ValidateEMF(message string) error {
 		return err
 	}
 	var ev struct {
-		AWS struct {
-			CloudWatchMetrics []struct {
-				Dimensions [][]string
-				Metrics    []struct{ Name string }
-			}
-		} `json:"_aws"`
+		AWS EMFMetadata `json:"_aws"`
 	}
 	if err := json.Unmarshal([]byte(message), &ev); err != nil {
 		return fmt.Errorf("decoding directives: %w", err)

@@ -87,14 +87,8 @@ func peerMessages(peer *cwlogspeer.Server, stream string) []string {
 func checkEMFEvent(t *testing.T, message string) {
 	t.Helper()
 	var ev struct {
-		AWS struct {
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name string }
-			}
-		} `json:"_aws"`
-		ServiceName string `json:"service.name"`
+		AWS         cwlogspeer.EMFMetadata `json:"_aws"`
+		ServiceName string                 `json:"service.name"`
 	}
 	if err := json.Unmarshal([]byte(message), &ev); err != nil {
 		t.Fatal(err)
