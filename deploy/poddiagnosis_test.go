@@ -6,14 +6,21 @@ package deploy_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
+	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/podcache"
+	"github.com/otelcol-sre/otelcol-sre/processor/k8spoddiagnosticsprocessor"
+	"github.com/otelcol-sre/otelcol-sre/receiver/k8spoddiagnosticsreceiver"
 )
 
 // section returns cfg[keys[0]][keys[1]]... as a map (nil when absent).
@@ -119,5 +126,69 @@ func TestCloudWatchStuckPodsDeclaration(t *testing.T) {
 	}
 	if !routed {
 		t.Errorf("gateway-slo.yaml: routing/cloudwatch does not send %s to awsemf", diagnosis.MetricDiagnosis)
+	}
+}
+
+// In every collector the manifests run, the pod-diagnosis components (the processor, the receiver and its
+// other instances) share one pod cache — equal cache settings, so one watch of pods and one of events per
+// collector (what test/e2e TestK8sPodDiagnosisOneSetOfWatches measures) — with one exception: agent-direct
+// with incidents.yaml adds a cluster-wide receiver (pods: all, behind the leader elector) to agents whose
+// other components cache their node's pods only, so each such agent holds two caches, one of every pod in
+// the cluster.
+func TestPodDiagnosisComponentsShareOneCachePerCollector(t *testing.T) {
+	factories := map[string]component.Factory{
+		"receivers":  k8spoddiagnosticsreceiver.NewFactory(),
+		"processors": k8spoddiagnosticsprocessor.NewFactory(),
+	}
+	checked := 0
+	for _, set := range configSets(t) {
+		var caches []podcache.ComponentConfig
+		var users [][]string
+		for _, file := range set {
+			b, err := os.ReadFile(filepath.Join("configs", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg map[string]any
+			if err := yaml.Unmarshal(envRef.ReplaceAllFunc(b, envPlaceholder), &cfg); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for kind, f := range factories {
+				for id, v := range section(cfg, kind) {
+					if typ, _, _ := strings.Cut(id, "/"); typ != "k8spoddiagnostics" {
+						continue
+					}
+					def := f.CreateDefaultConfig()
+					m, _ := v.(map[string]any)
+					if err := confmap.NewFromStringMap(m).Unmarshal(def); err != nil {
+						t.Fatalf("%s %s.%s: %v", file, kind, id, err)
+					}
+					if err := xconfmap.Validate(def); err != nil {
+						t.Errorf("%s %s.%s: %v", file, kind, id, err)
+					}
+					cc := reflect.ValueOf(def).Elem().FieldByName("ComponentConfig").Interface().(podcache.ComponentConfig)
+					// Only the component that waits is concerned by the wait-for-sync options.
+					cc.WaitForSync, cc.WaitForSyncTimeout = false, 0
+					checked++
+					i := slices.IndexFunc(caches, func(c podcache.ComponentConfig) bool { return reflect.DeepEqual(c, cc) })
+					if i < 0 {
+						caches, users = append(caches, cc), append(users, nil)
+						i = len(caches) - 1
+					}
+					users[i] = append(users[i], file+" "+kind+"."+id)
+				}
+			}
+		}
+		want := 1
+		if slices.Contains(set, "agent-direct.yaml") && slices.Contains(set, "incidents.yaml") {
+			want = 2
+		}
+		if len(caches) > want {
+			t.Errorf("collector %v: %d pod caches (each a watch of pods and one of events), want %d; components by cache: %v",
+				set, len(caches), want, users)
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("checked %d pod-diagnosis components in the collectors' config sets, want the agent's and the gateway's receivers and processors", checked)
 	}
 }
