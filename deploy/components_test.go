@@ -33,6 +33,20 @@ func envPlaceholder(ref []byte) []byte {
 	return []byte("placeholder")
 }
 
+// readConfigWithPlaceholders reads a config file with every environment reference replaced by a placeholder.
+func readConfigWithPlaceholders(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(envRef.ReplaceAllFunc(b, envPlaceholder), &cfg); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cfg
+}
+
 // Without the binary: every section of deploy/configs that configures one of our components unmarshals
 // into that component's Config (unknown keys rejected) and passes its Validate; each of the components
 // deploy runs is found at least once.
@@ -53,14 +67,7 @@ func TestOurComponentSectionsValidate(t *testing.T) {
 	}
 	found := map[string]int{}
 	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg map[string]any
-		if err := yaml.Unmarshal(envRef.ReplaceAllFunc(b, envPlaceholder), &cfg); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+		cfg := readConfigWithPlaceholders(t, file)
 		for typ, c := range ours {
 			sections, _ := cfg[c.kind].(map[string]any)
 			for id, v := range sections {

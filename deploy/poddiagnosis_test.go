@@ -145,14 +145,7 @@ func TestPodDiagnosisComponentsShareOneCachePerCollector(t *testing.T) {
 		var caches []podcache.ComponentConfig
 		var users [][]string
 		for _, file := range set {
-			b, err := os.ReadFile(filepath.Join("configs", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg map[string]any
-			if err := yaml.Unmarshal(envRef.ReplaceAllFunc(b, envPlaceholder), &cfg); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
+			cfg := readConfigWithPlaceholders(t, filepath.Join("configs", file))
 			for kind, f := range factories {
 				for id, v := range section(cfg, kind) {
 					if typ, _, _ := strings.Cut(id, "/"); typ != "k8spoddiagnostics" {
