@@ -196,8 +196,11 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusNoContent}
+	c.mu.Lock()
+	refuse := c.refuse != nil && c.refuse(series) // under mu: the predicate may keep state
+	c.mu.Unlock()
 	switch {
-	case c.refuse != nil && c.refuse(series):
+	case refuse:
 		http.Error(rec, "refused by the fault proxy: bad sample", http.StatusBadRequest)
 	case c.next != nil:
 		c.next.ServeHTTP(rec, r)

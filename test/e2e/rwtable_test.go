@@ -224,8 +224,17 @@ func TestRemoteWriteTable(t *testing.T) {
 			return func() {}
 		}},
 		{"one sample answered 400 every time it is sent", time.Minute, func(c *rwCounter, _ *prometheusServer, _ *testing.T) func() {
+			// The first shard-0 sample sent after now is the bad one: refused whenever a request holds it.
+			bad := -1.0 // guarded by c.mu, under which rwCounter calls refuse
 			c.mu.Lock()
-			c.refuse = func(series []prompb.TimeSeries) bool { return hasSample(series, "shard", "0", 100) }
+			c.refuse = func(series []prompb.TimeSeries) bool {
+				if bad < 0 {
+					if v, ok := sampleOf(series, "shard", "0"); ok {
+						bad = v
+					}
+				}
+				return bad >= 0 && hasSample(series, "shard", "0", bad)
+			}
 			c.mu.Unlock()
 			return func() {}
 		}},
@@ -247,6 +256,18 @@ func TestRemoteWriteTable(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// sampleOf is the value of a sample of the series whose label name = value, if the request holds one.
+func sampleOf(series []prompb.TimeSeries, name, value string) (float64, bool) {
+	for _, ts := range series {
+		for _, l := range ts.Labels {
+			if l.Name == name && l.Value == value && len(ts.Samples) > 0 {
+				return ts.Samples[0].Value, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // hasSample: the request holds the seqSender sample with value v of the series whose label name = value.
