@@ -42,11 +42,12 @@ func containersRunning(t *testing.T, set []string) []corev1.Container {
 	return out
 }
 
-// Every container whose configs run prometheus_remote_write enables the gates that exporter needs in
-// deploy (collectortest.DeployFeatureGates: 429 is retried, not a permanent error that stalls the WAL);
-// the end-to-end tests run the binary with the same gates.
+// Every container that remote-writes to AMP enables collectortest.DeployFeatureGates, the gates the
+// end-to-end tests run the binary with. amp.yaml's agent_remote_write does not need
+// exporter.prometheusremotewritexporter.RetryOn429; it stays so that going back to prometheus_remote_write
+// does not bring back the 429 stall.
 func TestRemoteWriteContainersEnableDeployFeatureGates(t *testing.T) {
-	checkContainersEnable(t, "exporters/prometheus_remote_write", collectortest.FeatureGatesFlag,
+	checkContainersEnable(t, "exporters/agent_remote_write", collectortest.FeatureGatesFlag,
 		"gateway-slo and agent-direct's agent")
 }
 
