@@ -37,9 +37,11 @@ type outputMetrics struct {
 	ts                                                    pcommon.Timestamp
 }
 
-func newOutput(now time.Time) (pmetric.Metrics, *outputMetrics) {
+func newOutput(now time.Time, resource pcommon.Map) (pmetric.Metrics, *outputMetrics) {
 	md := pmetric.NewMetrics()
-	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	rm := md.ResourceMetrics().AppendEmpty()
+	resource.CopyTo(rm.Resource().Attributes())
+	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 	ms := sm.Metrics()
 	gauge := func(name, desc, unit string) pmetric.NumberDataPointSlice {
@@ -75,10 +77,20 @@ func (o *outputMetrics) point(dps pmetric.NumberDataPointSlice, base pcommon.Map
 	return dp
 }
 
+// startEvents is the time of the 0 a new group's slo.events begins with, before its first value at ts:
+// the group's start, or just before ts for a group whose first event arrived after the tick it is emitted
+// for. A backend that computes increases from samples (Prometheus' increase(), AMP's ruler) cannot count
+// the first sample of a new series, which holds every event until the first emission: with the 0 in front
+// it counts them. This is what keeps the rule-computed SLIs right when a service moves to another replica
+// (README, "Rescaling"). Groups restored from storage continue their series and get no 0.
+func startEvents(start, ts pcommon.Timestamp) pcommon.Timestamp {
+	return min(start, ts-pcommon.Timestamp(time.Millisecond))
+}
+
 // Evaluate advances every SLO to now, forgets stale series and empty groups,
 // and returns the SLO metrics.
 func (e *Evaluator) Evaluate(now time.Time) pmetric.Metrics {
-	md, o := newOutput(now)
+	md, o := newOutput(now, e.emitter)
 	nowNs := now.UnixNano()
 	for _, s := range e.slos {
 		s.tracker.Expire(nowNs)
@@ -143,10 +155,17 @@ func (e *Evaluator) emitGroup(o *outputMetrics, s *sloState, gs *groupState, att
 		outcome string
 		v       float64
 	}{{"good", r.Good}, {"bad", r.Bad}} {
+		if !gs.started && e.ZeroStartEvents {
+			zero := o.point(o.events, attrs, 0)
+			zero.SetStartTimestamp(start)
+			zero.SetTimestamp(startEvents(start, o.ts))
+			zero.Attributes().PutStr(AttrOutcome, ev.outcome)
+		}
 		dp := o.point(o.events, attrs, ev.v)
 		dp.SetStartTimestamp(start)
 		dp.Attributes().PutStr(AttrOutcome, ev.outcome)
 	}
+	gs.started = true
 	for i, sev := range s.spec.Severities() {
 		v := 0.0
 		if r.Alerts[i] {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/counter"
@@ -37,6 +38,8 @@ type role struct {
 type groupState struct {
 	g      *sli.Group
 	values []string // group_by values
+	// started is set once the group's slo.events began at 0 (startEvents).
+	started bool
 }
 
 type sloState struct {
@@ -69,13 +72,34 @@ type Evaluator struct {
 	// attrHashes caches the attribute hash of each point of the metric
 	// being read, shared by the roles reading it; 0 means not computed.
 	attrHashes []uint64
+	// ZeroStartEvents has a new group's slo.events begin with a 0 before
+	// its first value (startEvents): the processor sets it for backends that
+	// compute increases; slo-backtest does not.
+	ZeroStartEvents bool
+	// emitter is the resource of the SLO metrics: the identity of the
+	// collector computing them (emitterAttributes).
+	emitter pcommon.Map
 }
+
+// emitterAttributes are the attributes of the collector's own resource
+// (service::telemetry::resource) the SLO metrics carry: every replica of an
+// SLO tier writes its own series, so two replicas that both hold a group
+// (the one a service moved from and the one it moved to) never write the
+// same series. Without them every replica's series are identical and a
+// time-series backend refuses all but the first writer (HTTP 400 "duplicate
+// sample" in Prometheus and AMP).
+var emitterAttributes = []string{"service.name", "service.instance.id"}
 
 // NewEvaluator builds an evaluator for a validated configuration. since is
 // the time from which it could have seen data: the first point of a series
 // that started earlier is a baseline.
 func NewEvaluator(cfg *Config, set component.TelemetrySettings, since time.Time) (*Evaluator, error) {
-	e := &Evaluator{cfg: cfg, logger: set.Logger, byMetric: map[string][]*role{}}
+	e := &Evaluator{cfg: cfg, logger: set.Logger, byMetric: map[string][]*role{}, emitter: pcommon.NewMap()}
+	for _, k := range emitterAttributes {
+		if v, ok := set.Resource.Attributes().Get(k); ok {
+			v.CopyTo(e.emitter.PutEmpty(k))
+		}
+	}
 	for i := range cfg.SLOs {
 		s, err := e.newSLO(i, set, since.UnixNano())
 		if err != nil {

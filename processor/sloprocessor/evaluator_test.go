@@ -299,3 +299,75 @@ func TestEvaluatorInterpolatedThreshold(t *testing.T) {
 	assert.InDelta(t, 1+1.0/3, r.Windows[0].Good, 1e-12)
 	assert.Equal(t, 3.0, r.Windows[0].Total)
 }
+
+// Two replicas of an SLO tier that both hold a group (a service moved between them) write different series:
+// the SLO metrics carry the emitting collector's service.name and service.instance.id, and nothing else of
+// its resource.
+func TestEvaluatorOutputCarriesTheCollectorsIdentity(t *testing.T) {
+	cfg := ratioConfig(nil)
+	require.NoError(t, cfg.Validate())
+	for _, replica := range []string{"otelcol-sre-gateway-slo-0", "otelcol-sre-gateway-slo-1"} {
+		set := nopTelemetry()
+		set.Resource = pcommon.NewResource()
+		set.Resource.Attributes().PutStr("service.name", "otelcol-sre")
+		set.Resource.Attributes().PutStr("service.instance.id", replica)
+		set.Resource.Attributes().PutStr("service.version", "0.1.0")
+		e, err := NewEvaluator(cfg, set, t0)
+		require.NoError(t, err)
+		md := e.Evaluate(t0.Add(time.Minute))
+		require.Equal(t, 1, md.ResourceMetrics().Len())
+		assert.Equal(t, map[string]any{"service.name": "otelcol-sre", "service.instance.id": replica},
+			md.ResourceMetrics().At(0).Resource().Attributes().AsRaw())
+	}
+	// Without an identity (slo-backtest) the resource stays empty.
+	md := mustEvaluator(t, cfg).Evaluate(t0.Add(time.Minute))
+	assert.Equal(t, 0, md.ResourceMetrics().At(0).Resource().Attributes().Len())
+}
+
+// eventsPoints returns the slo.events points of outcome as (timestamp, value) pairs in emission order.
+func eventsPoints(md pmetric.Metrics, outcome string) [][2]float64 {
+	var out [][2]float64
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := 0; i < ms.Len(); i++ {
+		if ms.At(i).Name() != MetricEvents {
+			continue
+		}
+		dps := ms.At(i).Sum().DataPoints()
+		for j := 0; j < dps.Len(); j++ {
+			if v, _ := dps.At(j).Attributes().Get(AttrOutcome); v.Str() == outcome {
+				out = append(out, [2]float64{float64(dps.At(j).Timestamp().AsTime().Sub(t0)) / 1e9, dps.At(j).DoubleValue()})
+			}
+		}
+	}
+	return out
+}
+
+// A new group's slo.events begin with a 0 at the group's start, so that increase() in Prometheus counts the
+// events of its first emission (a service that moved to this replica); later emissions, and a group restored
+// from stored state whose series Prometheus already has, get none.
+func TestEvaluatorNewGroupEventsStartAtZero(t *testing.T) {
+	cfg := ratioConfig(nil)
+	cfg.InitialValue = "keep"
+	e := mustEvaluator(t, cfg)
+	e.ZeroStartEvents = true
+	cum := pmetric.AggregationTemporalityCumulative
+	consume(e, t0.Add(10*time.Second), requests(cum,
+		counterPoint{"/a", "200", "shop", 0, 10 * time.Second, 8},
+		counterPoint{"/a", "500", "shop", 0, 10 * time.Second, 2}))
+	md := e.Evaluate(t0.Add(time.Minute))
+	assert.Equal(t, [][2]float64{{10, 0}, {60, 8}}, eventsPoints(md, "good"))
+	assert.Equal(t, [][2]float64{{10, 0}, {60, 2}}, eventsPoints(md, "bad"))
+	assert.Equal(t, [][2]float64{{120, 8}}, eventsPoints(e.Evaluate(t0.Add(2*time.Minute)), "good"), "second emission")
+
+	// An event that arrives after the tick it is emitted for: the 0 goes just before the tick.
+	late := mustEvaluator(t, cfg)
+	late.ZeroStartEvents = true
+	consume(late, t0.Add(time.Minute+time.Second), requests(cum, counterPoint{"/a", "200", "shop", 0, 59 * time.Second, 5}))
+	assert.Equal(t, [][2]float64{{59.999, 0}, {60, 5}}, eventsPoints(late.Evaluate(t0.Add(time.Minute)), "good"))
+
+	restored := mustEvaluator(t, cfg)
+	restored.ZeroStartEvents = true
+	_, _, err := restored.RestoreState(e.AppendState(nil))
+	require.NoError(t, err)
+	assert.Equal(t, [][2]float64{{180, 8}}, eventsPoints(restored.Evaluate(t0.Add(3*time.Minute)), "good"))
+}

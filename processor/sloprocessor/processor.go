@@ -60,6 +60,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, next consumer.Metrics,
 	if err != nil {
 		return nil, err
 	}
+	ev.ZeroStartEvents = true
 	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, fmt.Errorf("creating the slo processor's telemetry: %w", err)

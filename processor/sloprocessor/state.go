@@ -127,7 +127,8 @@ func (e *Evaluator) restoreSLO(s *sloState, body []byte) error {
 		if err != nil {
 			return err
 		}
-		groups[key] = &groupState{g: g, values: values}
+		// Its slo.events series was written before the restart: no new start at 0 (startEvents).
+		groups[key] = &groupState{g: g, values: values, started: true}
 	}
 	if len(r.Rest()) != 0 {
 		return errStateCorrupt
