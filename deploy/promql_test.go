@@ -14,6 +14,7 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/diagnosis"
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor"
+	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/slorules"
 )
 
 var promql = parser.NewParser(parser.Options{})
@@ -47,6 +48,11 @@ func TestRulesAndDashboardsUseContractNames(t *testing.T) {
 	for _, m := range []string{diagnosis.MetricDiagnosis, diagnosis.MetricDiagnosisDuration, sloprocessor.MetricSLI, sloprocessor.MetricBurnRate, sloprocessor.MetricObjective,
 		sloprocessor.MetricBudgetRemaining, sloprocessor.MetricEvents, sloprocessor.MetricCoverage, sloprocessor.MetricAlertState} {
 		metrics[underscore.Replace(m)] = true
+	}
+	// The rule-computed SLO series (deploy/rules/slo-events.yaml), by the generator's exported names.
+	for _, m := range []string{slorules.RecordEventsBad, slorules.RecordEventsTotal, slorules.RecordSLI,
+		slorules.RecordBurnRate, slorules.RecordBudgetRemaining} {
+		metrics[m] = true
 	}
 	labels := map[string]bool{
 		"cluster":       true, // external label of prometheus_remote_write/amp

@@ -23,15 +23,24 @@ import (
 )
 
 // Names of the series the generated rules record. They mirror the
-// processor's own (slo_sli, slo_burn_rate, slo_error_budget_remaining) with
-// a colon, so a dashboard switches between in-stream and rule-computed
-// values by the prefix, and carry the same slo_window label.
+// processor's own as remote write spells them (slo_sli, slo_burn_rate,
+// slo_error_budget_remaining) with RecordPrefix instead of InStreamPrefix,
+// so a dashboard switches between in-stream and rule-computed values by the
+// prefix, and carry the same slo_window label.
 const (
-	recordBad     = "slo:events_bad:increase"
-	recordTotal   = "slo:events_total:increase"
-	recordSLI     = "slo:sli"
-	recordBurn    = "slo:burn_rate"
-	recordBudget  = "slo:error_budget_remaining"
+	RecordEventsBad       = RecordPrefix + "events_bad:increase"
+	RecordEventsTotal     = RecordPrefix + "events_total:increase"
+	RecordSLI             = RecordPrefix + "sli"
+	RecordBurnRate        = RecordPrefix + "burn_rate"
+	RecordBudgetRemaining = RecordPrefix + "error_budget_remaining"
+
+	// RecordPrefix starts every recorded name; InStreamPrefix starts the
+	// processor's metrics in Prometheus (slo.sli -> slo_sli).
+	RecordPrefix   = "slo:"
+	InStreamPrefix = "slo_"
+)
+
+const (
 	labelWindow   = "slo_window"
 	labelOutcome  = "slo_outcome"
 	labelSLOName  = "slo_name"
@@ -129,6 +138,9 @@ func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
 			group.Rules = append(group.Rules, g.window(w, w == budgetWindow)...)
 		}
 		group.Rules = append(group.Rules, g.alerts(cfg)...)
+		if budgetWindow != "" {
+			group.Rules = append(group.Rules, g.budgetExhausted(budgetWindow))
+		}
 		out.Groups = append(out.Groups, group)
 	}
 	return out, notes, nil
@@ -153,17 +165,17 @@ func (g sloRules) recorded(name, window string) string {
 func (g sloRules) window(w string, isBudget bool) []Rule {
 	labels := map[string]string{labelSLOName: g.name, labelWindow: w}
 	budget := formatFloat(1 - g.target)
-	ratio := fmt.Sprintf("%s\n/\n(%s > 0)", g.recorded(recordBad, w), g.recorded(recordTotal, w))
+	ratio := fmt.Sprintf("%s\n/\n(%s > 0)", g.recorded(RecordEventsBad, w), g.recorded(RecordEventsTotal, w))
 	rules := []Rule{
-		{Record: recordBad, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
+		{Record: RecordEventsBad, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
 			g.by, g.metric, g.sel(fmt.Sprintf(`, %s="bad"`, labelOutcome)), w)},
-		{Record: recordTotal, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
+		{Record: RecordEventsTotal, Labels: labels, Expr: fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`,
 			g.by, g.metric, g.sel(""), w)},
-		{Record: recordSLI, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n)", ratio)},
-		{Record: recordBurn, Labels: labels, Expr: fmt.Sprintf("(\n%s\n) / %s", ratio, budget)},
+		{Record: RecordSLI, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n)", ratio)},
+		{Record: RecordBurnRate, Labels: labels, Expr: fmt.Sprintf("(\n%s\n) / %s", ratio, budget)},
 	}
 	if isBudget {
-		rules = append(rules, Rule{Record: recordBudget, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n) / %s", ratio, budget)})
+		rules = append(rules, Rule{Record: RecordBudgetRemaining, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n) / %s", ratio, budget)})
 	}
 	return rules
 }
@@ -188,8 +200,8 @@ func (g sloRules) alerts(cfg *sloprocessor.Config) []Rule {
 			long, short, f := r.LongWindow.String(), r.ShortWindow.String(), formatFloat(r.Factor)
 			pairs = append(pairs, fmt.Sprintf(
 				"max without (%s) (\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n)",
-				labelWindow, g.recorded(recordBurn, long), f, labelWindow, g.recorded(recordBurn, short), f,
-				labelWindow, g.recorded(recordTotal, long), formatFloat(cfg.Alerting.MinEvents)))
+				labelWindow, g.recorded(RecordBurnRate, long), f, labelWindow, g.recorded(RecordBurnRate, short), f,
+				labelWindow, g.recorded(RecordEventsTotal, long), formatFloat(cfg.Alerting.MinEvents)))
 			text = append(text, fmt.Sprintf("%sx over %s and %s", f, long, short))
 		}
 		out = append(out, Rule{
@@ -205,6 +217,27 @@ func (g sloRules) alerts(cfg *sloprocessor.Config) []Rule {
 	}
 	return out
 }
+
+// budgetExhausted is a ticket once the SLO's own window has spent its whole
+// error budget for budgetExhaustedFor, as deploy/rules/slo-burn-rate.yaml
+// raises it from the processor's slo_error_budget_remaining.
+func (g sloRules) budgetExhausted(window string) Rule {
+	return Rule{
+		Alert:  "SLOEventsBudgetExhausted",
+		Expr:   g.recorded(RecordBudgetRemaining, window) + " <= 0",
+		For:    budgetExhaustedFor,
+		Labels: map[string]string{labelSLOName: g.name, labelSeverity: "ticket"},
+		Annotations: map[string]string{
+			"summary": fmt.Sprintf("{{ $labels.slo_service }}: SLO %s has no error budget left (from slo_events)", g.name),
+			"description": fmt.Sprintf("Remaining error budget {{ $value | humanizePercentage }} of the %s budget, computed from the events of every replica.",
+				window),
+		},
+	}
+}
+
+// budgetExhaustedFor is how long the budget must stay spent before the
+// ticket: a budget hovering around zero does not flap.
+const budgetExhaustedFor = "15m"
 
 // rulesHeader heads a generated rule file.
 const rulesHeader = "# Code generated by `slo-backtest rules` from %s. DO NOT EDIT.\n" +

@@ -49,6 +49,7 @@ func TestGenerate(t *testing.T) {
 		wantExpr  []string // substrings of some rule's expression
 		wantNotes int
 		windows   int // recorded windows: 7 defaults + the rolling budget window unless calendar
+		alerts    int // page, ticket, and budget exhausted unless calendar
 	}{
 		{
 			name:     "group_by attributes are kept as Prometheus labels",
@@ -56,6 +57,7 @@ func TestGenerate(t *testing.T) {
 			opt:      DefaultOptions(),
 			wantExpr: []string{`sum by (cluster, slo_name, slo_service, http_route) (increase(slo_events{slo_name="api", slo_outcome="bad"}[4w]))`},
 			windows:  8,
+			alerts:   3,
 		},
 		{
 			name:     "target_percent sets the error budget of burn rates",
@@ -63,6 +65,7 @@ func TestGenerate(t *testing.T) {
 			opt:      Options{EventsMetric: "slo_events_total"},
 			wantExpr: []string{") / 0.005", `sum by (slo_name, slo_service) (increase(slo_events_total{slo_name="api"}[5m]))`},
 			windows:  8,
+			alerts:   3,
 		},
 		{
 			name: "a calendar window has no budget rules and says so",
@@ -72,6 +75,7 @@ func TestGenerate(t *testing.T) {
 			opt:       DefaultOptions(),
 			wantNotes: 1,
 			windows:   7,
+			alerts:    2,
 		},
 	}
 	for _, tt := range tests {
@@ -85,7 +89,7 @@ func TestGenerate(t *testing.T) {
 			alerts := 0
 			for _, r := range f.Groups[0].Rules {
 				exprs = append(exprs, r.Expr)
-				if r.Record == recordTotal {
+				if r.Record == RecordEventsTotal {
 					windows[r.Labels[labelWindow]] = true
 				}
 				if r.Alert != "" {
@@ -93,11 +97,25 @@ func TestGenerate(t *testing.T) {
 				}
 			}
 			assert.Len(t, windows, tt.windows)
-			assert.Equal(t, 2, alerts, "page and ticket")
+			assert.Equal(t, tt.alerts, alerts)
 			all := strings.Join(exprs, "\n")
 			for _, w := range tt.wantExpr {
 				assert.Contains(t, all, w)
 			}
 		})
+	}
+}
+
+// Each recorded series mirrors the processor's own as remote write names it, with the other prefix: the SLO
+// dashboard switches between them by the prefix alone.
+func TestRecordedNamesMirrorTheProcessorsNames(t *testing.T) {
+	for processor, recorded := range map[string]string{
+		sloprocessor.MetricSLI:             RecordSLI,
+		sloprocessor.MetricBurnRate:        RecordBurnRate,
+		sloprocessor.MetricBudgetRemaining: RecordBudgetRemaining,
+	} {
+		if got := InStreamPrefix + strings.TrimPrefix(recorded, RecordPrefix); got != strings.ReplaceAll(processor, ".", "_") {
+			t.Errorf("%s mirrors %s, want %s", recorded, got, strings.ReplaceAll(processor, ".", "_"))
+		}
 	}
 }
