@@ -36,12 +36,32 @@ type prometheusServer struct {
 // replaying write-ahead log needs from its backend, see TestCollectorSIGKILLReplaysWAL).
 func startPrometheus(t *testing.T, oooWindow time.Duration) *prometheusServer {
 	t.Helper()
-	testenv.LookPath(t, "/usr/bin/prometheus", "prometheus")
-	dir := t.TempDir()
 	cfg := "global:\n  scrape_interval: 1m\n"
 	if oooWindow > 0 {
 		cfg += fmt.Sprintf("storage:\n  tsdb:\n    out_of_order_time_window: %s\n", oooWindow)
 	}
+	return launchPrometheus(t, cfg)
+}
+
+// startPrometheusWithRules starts Prometheus evaluating the rule files (as AMP's ruler evaluates a
+// RuleGroupsNamespace) every evalInterval.
+func startPrometheusWithRules(t *testing.T, evalInterval time.Duration, ruleFiles ...string) *prometheusServer {
+	t.Helper()
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1m\n  evaluation_interval: %s\nrule_files:\n", evalInterval)
+	for _, f := range ruleFiles {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("  - %q\n", abs)
+	}
+	return launchPrometheus(t, cfg)
+}
+
+func launchPrometheus(t *testing.T, cfg string) *prometheusServer {
+	t.Helper()
+	testenv.LookPath(t, "/usr/bin/prometheus", "prometheus")
+	dir := t.TempDir()
 	p := &prometheusServer{t: t, port: collectortest.FreePort(t), dataDir: filepath.Join(dir, "data"),
 		config: filepath.Join(dir, "prometheus.yml")}
 	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
@@ -118,7 +138,17 @@ type promSample struct {
 // query runs an instant PromQL query now and returns the vector.
 func (p *prometheusServer) query(t *testing.T, q string) []promSample {
 	t.Helper()
-	resp, err := http.Get(p.url() + "/api/v1/query?query=" + url.QueryEscape(q))
+	return p.queryAt(t, q, time.Time{})
+}
+
+// queryAt runs an instant PromQL query evaluated at `at` (now when zero) and returns the vector.
+func (p *prometheusServer) queryAt(t *testing.T, q string, at time.Time) []promSample {
+	t.Helper()
+	params := url.Values{"query": {q}}
+	if !at.IsZero() {
+		params.Set("time", strconv.FormatFloat(float64(at.UnixNano())/1e9, 'f', 3, 64))
+	}
+	resp, err := http.Get(p.url() + "/api/v1/query?" + params.Encode())
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}

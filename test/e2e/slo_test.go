@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 )
 
 // requestCounts is a cumulative http.server.request.count of the checkout service: ok 2xx and bad 5xx
@@ -42,8 +44,11 @@ func requestCounts(start, ts time.Time, ok, bad int64) pmetric.Metrics {
 // of the contract (docs/DESIGN.md), and they arrive in Prometheus (names, labels, values) and in CloudWatch Logs as
 // valid EMF with deploy's SLO dimension sets. 990 good and 10 bad requests against a 99.9% objective:
 // SLI 0.99, burn rate 10, error budget remaining 1 - 10 = -9.
+//
+// Prometheus evaluates the generated rule-computed SLO rules as AMP would, so the dashboard's rule-computed
+// values are checked too.
 func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
-	prom := startPrometheus(t, 0)
+	prom := startPrometheusWithRules(t, 2*time.Second, sloEventsRules())
 	peer, cwl := cloudWatchPeer(t)
 	proc, otlp := collector(t, "slo.yaml", map[string]string{"RW_ENDPOINT": prom.url() + "/api/v1/write", "CWL_ENDPOINT": cwl})
 	start := time.Now().Add(-time.Second)
@@ -112,6 +117,12 @@ func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
 	t.Logf("EMF: %d events, %d with metric directives, %d invalid", len(events), declared, len(peer.InvalidEMF()))
 
 	checkDashboardHasData(t, prom, "slo.json")
+}
+
+// sloEventsRules is the rule file `go generate ./deploy` writes from the gateway's SLOs: what AMP's ruler
+// evaluates over slo_events (deploy/kustomize/overlays/amp-rules).
+func sloEventsRules() string {
+	return filepath.Join(collectortest.RepoRoot(), "deploy", "rules", "slo-events.yaml")
 }
 
 // checkDashboardHasData runs every panel query and template variable of a deploy/dashboards file (Grafana
