@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -44,9 +46,12 @@ type dashboard struct {
 	Panels     []json.RawMessage `json:"panels"`
 	Templating struct {
 		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
+			Name    string `json:"name"`
+			Type    string `json:"type"`
+			Query   any    `json:"query"`
+			Options []struct {
+				Value string `json:"value"`
+			} `json:"options"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -80,9 +85,21 @@ func Queries() ([]Query, error) {
 		if !strings.HasPrefix(d.UID, "otelcol-sre-") {
 			errs = append(errs, fmt.Errorf("%s: uid %q must start with otelcol-sre-", name, d.UID))
 		}
+		custom := map[string][]string{}
+		for _, v := range d.Templating.List {
+			if v.Type == "custom" {
+				for _, o := range v.Options {
+					custom[v.Name] = append(custom[v.Name], o.Value)
+				}
+			}
+		}
 		for _, raw := range d.Panels {
 			q, err := panelQueries(name, raw)
-			out = append(out, q...)
+			for _, pq := range q {
+				for _, e := range expandCustom(pq, custom) {
+					out = append(out, Query{e.Dashboard, e.Panel, Substitute(e.Expr)})
+				}
+			}
 			errs = append(errs, err)
 		}
 		for _, v := range d.Templating.List {
@@ -117,7 +134,7 @@ func panelQueries(file string, raw json.RawMessage) ([]Query, error) {
 		}
 	}
 	for _, t := range p.Targets {
-		out = append(out, Query{file, p.Title, Substitute(t.Expr)})
+		out = append(out, Query{file, p.Title, t.Expr})
 	}
 	for _, c := range p.Panels {
 		q, err := panelQueries(file, c)
@@ -125,6 +142,28 @@ func panelQueries(file string, raw json.RawMessage) ([]Query, error) {
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
+}
+
+// expandCustom returns q once per value of every custom variable it uses (a custom variable can stand for a
+// part of a metric name, as the SLO dashboard's source does: every value must give a valid query), with
+// the values named in the panel title.
+func expandCustom(q Query, custom map[string][]string) []Query {
+	out := []Query{q}
+	for _, name := range slices.Sorted(maps.Keys(custom)) {
+		values := custom[name]
+		ref := regexp.MustCompile(`\$(` + regexp.QuoteMeta(name) + `\b|\{` + regexp.QuoteMeta(name) + `\})`)
+		if !ref.MatchString(q.Expr) || len(values) == 0 {
+			continue
+		}
+		var next []Query
+		for _, e := range out {
+			for _, v := range values {
+				next = append(next, Query{e.Dashboard, fmt.Sprintf("%s [%s=%s]", e.Panel, name, v), ref.ReplaceAllLiteralString(e.Expr, v)})
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 var (
