@@ -22,12 +22,13 @@ import (
 // The gateway's two tiers run from deploy's own config files, as the manifests pass them
 // (deploy/kustomize/overlays/gateway: lb.yaml and slo.yaml), plus one override per collector that moves
 // what a pod has to loopback: ports on 127.0.0.1, a static resolver instead of the headless Service's DNS,
-// CloudWatch at a local peer. What needs a Kubernetes API (the leader-elected k8s_cluster and pod
-// diagnosis, test/e2e/k8spoddiagnostics_test.go covers them) and the self-scrape of the pod's :8888 are left
-// out of the pipelines; everything else — processors, SLOs, exporters, WAL, batching — is what ships.
+// AWS endpoints at a local peer. What needs a Kubernetes API (the leader-elected k8s_cluster, pod diagnosis
+// and incidents.yaml's pipeline; k8spoddiagnostics_test.go and podincident_test.go cover them) and the
+// self-scrape of the pod's :8888 are left out; everything else — processors, SLOs, exporters, WAL, queues,
+// batching — is what ships.
 var (
 	lbTierConfigs  = []string{"gateway-lb.yaml"}
-	sloTierConfigs = []string{"gateway-slo.yaml", "amp.yaml", "cloudwatch.yaml"}
+	sloTierConfigs = []string{"gateway-slo.yaml", "amp.yaml", "cloudwatch.yaml"} // not incidents.yaml (Kubernetes only)
 )
 
 // notOnLoopback are the components a gateway config uses that need a Kubernetes API or the pod's address.
@@ -64,20 +65,34 @@ func section(cfg map[string]any, keys ...string) any {
 	return cur
 }
 
-// withoutLoopbackless is the list at keys of cfg without the notOnLoopback components.
-func withoutLoopbackless(t *testing.T, cfg map[string]any, keys ...string) []string {
+// withoutLoopbackless is the list at keys of cfg without the notOnLoopback components and those that no
+// file of files configures (they come from a file left out).
+func withoutLoopbackless(t *testing.T, cfg map[string]any, files []string, keys ...string) []string {
 	t.Helper()
 	list, ok := section(cfg, keys...).([]any)
 	if !ok {
 		t.Fatalf("deploy config has no list at %s", strings.Join(keys, "::"))
 	}
+	configured := map[string]bool{}
+	for _, f := range files {
+		for _, kind := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+			for id := range asMap(section(deployConfig(t, f), kind)) {
+				configured[id] = true
+			}
+		}
+	}
 	var out []string
 	for _, v := range list {
-		if s := v.(string); !slices.Contains(notOnLoopback, s) {
+		if s := v.(string); configured[s] && !slices.Contains(notOnLoopback, s) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 // tierCollector is one gateway collector on loopback: deploy's files plus its override, restartable on the
@@ -204,14 +219,21 @@ func newSLOReplica(t *testing.T, ordinal int, prom *prometheusServer, cwl string
 		"CLUSTER_NAME":             "e2e",
 		"OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=e2e",
 	})
+	c.env["OTELCOL_SRE_EMF_QUEUE_PORT"] = strconv.Itoa(collectortest.FreePort(t)) // cloudwatch.yaml's loopback queue
 	base := deployConfig(t, sloTierConfigs[0])
 	c.set(c.addr(c.otlp), "receivers", "otlp", "protocols", "grpc", "endpoint")
-	c.set(withoutLoopbackless(t, base, "service", "extensions"), "service", "extensions")
+	c.set(withoutLoopbackless(t, base, sloTierConfigs, "service", "extensions"), "service", "extensions")
 	for _, part := range []string{"receivers", "processors"} {
-		c.set(withoutLoopbackless(t, base, "service", "pipelines", "metrics", part), "service", "pipelines", "metrics", part)
+		c.set(withoutLoopbackless(t, base, sloTierConfigs, "service", "pipelines", "metrics", part), "service", "pipelines", "metrics", part)
 	}
-	c.set(cwl, "exporters", "awsemf", "endpoint")
-	c.set(cwl, "exporters", "awscloudwatchlogs/pods", "endpoint")
+	// Every AWS exporter (EMF, CloudWatch Logs, X-Ray) at the loopback peer.
+	for _, f := range sloTierConfigs {
+		for id := range asMap(section(deployConfig(t, f), "exporters")) {
+			if strings.HasPrefix(id, "aws") {
+				c.set(cwl, "exporters", id, "endpoint")
+			}
+		}
+	}
 	return c
 }
 
@@ -222,7 +244,7 @@ func newLBTier(t *testing.T) *tierCollector {
 	base := deployConfig(t, lbTierConfigs[0])
 	c.set(c.addr(c.otlp), "receivers", "otlp", "protocols", "grpc", "endpoint")
 	c.set(c.addr(collectortest.FreePort(t)), "receivers", "otlp", "protocols", "http", "endpoint")
-	c.set(withoutLoopbackless(t, base, "service", "pipelines", "metrics", "receivers"), "service", "pipelines", "metrics", "receivers")
+	c.set(withoutLoopbackless(t, base, lbTierConfigs, "service", "pipelines", "metrics", "receivers"), "service", "pipelines", "metrics", "receivers")
 	return c
 }
 
@@ -234,7 +256,7 @@ func (c *tierCollector) routeTo(t *testing.T, replicas ...*tierCollector) {
 	for _, r := range replicas {
 		hosts = append(hosts, r.addr(r.otlp))
 	}
-	exporters, _ := section(deployConfig(t, lbTierConfigs[0]), "exporters").(map[string]any)
+	exporters := asMap(section(deployConfig(t, lbTierConfigs[0]), "exporters"))
 	n := 0
 	for id := range exporters {
 		if typ, _, _ := strings.Cut(id, "/"); typ == "loadbalancing" {
