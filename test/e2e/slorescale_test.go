@@ -357,10 +357,12 @@ func (r rescaleReport) check(t *testing.T) {
 		worstShown, worstShown/(1-0.99), rightAgain)
 	t.Logf("after the move: rule-computed over complete data off by up to %.4f; as recorded, up to %.4f outside the exact SLI of the last %v",
 		worstComplete, worstRecorded, ruleLag)
-	// increase() extrapolates each replica's series to the window's edges; the series of a moved service
-	// start and end inside the window.
-	if worstComplete > 0.005 {
-		t.Errorf("rule-computed SLI over complete data off by %.4f after the move, want <= 0.005", worstComplete)
+	// Counted by neither replica: the events between the last point the old replica received and the first
+	// the new one counted (its first point of a running series is a baseline) — the re-route time, a few
+	// seconds on a loaded machine, 3-6% of the run's events before the window fills; and increase()
+	// extrapolates each replica's series to the window's edges.
+	if worstComplete > 0.01 {
+		t.Errorf("rule-computed SLI over complete data off by %.4f after the move, want <= 0.01", worstComplete)
 	}
 	if worstRecorded > 0.005 {
 		t.Errorf("recorded rule-computed SLI off by %.4f from the exact SLI of its data times, want <= 0.005", worstRecorded)
