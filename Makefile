@@ -19,7 +19,26 @@ TOOLS_MOD  := internal/tools
 # Our components: every directory with a metadata.yaml (mdatagen input).
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml))
 
-.PHONY: tools build run test test-setup e2e generate check-generate lint check-source bench clean
+# The release and git revision `otelcol-sre --version` reports. ocb writes builder-config.yaml's
+# dist.version into distribution/main.go as a string literal (no variable for -ldflags -X), so every build
+# compiles main.go through a `go build -overlay` copy whose literal also carries the revision as semver
+# build metadata (0.1.0+<commit>[.dirty]); the committed ocb output stays byte for byte what ocb writes.
+VERSION  := $(shell sed -n 's/^\t\tVersion: *"\(.*\)",$$/\1/p' distribution/main.go)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo .dirty)
+# Image timestamps (file mtimes, created, SBOM) come from the commit, so a rebuild gives the same digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# (The stamped copy is not named *.go: under bin/ it would be a package of the root module for ./...)
+STAMP    := $(BIN)/stamp
+# Static, stripped, path-free. (No build tags: they are part of Go's cache key, and one more would make
+# every collector build on the machine cold once.)
+GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -overlay $(STAMP)/overlay.json
+
+# The OCI image (cmd/imagebuild): bin/image/oci (layout), bin/image/otelcol-sre-<version>.oci.tar (the
+# same as an oci-archive), one CycloneDX SBOM per platform next to them.
+IMAGE_DIR   := $(BIN)/image
+IMAGE_ARCHS := amd64 arm64
+
+.PHONY: tools build stamp image run test test-setup e2e generate check-generate lint check-source bench clean
 
 # ocb's main package is .../cmd/builder; we call the binary ocb.
 $(BIN)/ocb: $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
@@ -34,8 +53,26 @@ $(BIN)/telemetrygen: $(TOOLS_MOD)/go.mod $(TOOLS_MOD)/go.sum
 tools: $(BIN)/ocb $(BIN)/mdatagen $(BIN)/staticcheck $(BIN)/telemetrygen
 
 # The collector binary, from the committed ocb output. Go's build cache makes a rebuild ~10 s.
-build:
-	cd distribution && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(COLLECTOR) .
+build: stamp
+	cd distribution && $(GOBUILD) -o $(COLLECTOR) .
+
+stamp:
+	@mkdir -p $(STAMP)
+	@sed 's/^\(\t\tVersion: *\)"$(VERSION)",$$/\1"$(VERSION)+$(REVISION)",/' distribution/main.go > $(STAMP)/main.go.stamped
+	@grep -q '"$(VERSION)+$(REVISION)"' $(STAMP)/main.go.stamped || { echo "distribution/main.go: no Version literal to stamp"; exit 1; }
+	@printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/distribution/main.go" "$(STAMP)/main.go.stamped" > $(STAMP)/overlay.json
+
+# One static binary per platform (the arm64 one cross-compiled), then the image from them; no base image,
+# no container engine. Warm, most of the time is linking the two binaries.
+image: $(IMAGE_ARCHS:%=$(BIN)/linux_%/otelcol-sre)
+	$(GO) run ./cmd/imagebuild -out $(IMAGE_DIR) -version $(VERSION) -revision $(REVISION) \
+	  -source-date-epoch $(SOURCE_DATE_EPOCH) -ca-bundle /etc/ssl/certs/ca-certificates.crt \
+	  -zoneinfo "$$($(GO) env GOROOT)/lib/time/zoneinfo.zip" \
+	  -ca-package "ca-certificates=$$(dpkg-query -W -f='$${Version}' ca-certificates)" \
+	  $(foreach a,$(IMAGE_ARCHS),-binary linux/$(a)=$(BIN)/linux_$(a)/otelcol-sre)
+
+$(BIN)/linux_%/otelcol-sre: stamp
+	mkdir -p $(@D) && cd distribution && GOOS=linux GOARCH=$* $(GOBUILD) -o $@ .
 
 run: build
 	$(COLLECTOR) --config deploy/configs/local.yaml
