@@ -97,10 +97,6 @@ func TestSLORescale(t *testing.T) {
 	for i := range 3 {
 		r := newSLOReplica(t, i, prom, cwl)
 		r.set(rescaleEval.String(), "processors", "slo", "evaluation_interval")
-		// amp.yaml's WAL sends when buffer_size requests are pending or every truncate_frequency (1m): at
-		// this volume once a minute. Flushing every 5 s lets a two-minute run see every evaluation; in AMP
-		// the minute is added to in-stream and rule-computed values alike.
-		r.set(rescaleEval.String(), "exporters", "prometheus_remote_write/amp", "wal", "truncate_frequency")
 		r.start(t)
 		replicas = append(replicas, r)
 	}
@@ -192,7 +188,8 @@ func probeOwner(t *testing.T, lbAddr string, replicas []*tierCollector) *tierCol
 }
 
 // ruleLag is how old the newest slo_events sample a rule evaluation sees can be: the SLO tier's batch
-// timeout (5 s), the WAL flush, one evaluation interval of the processor and one of the rules.
+// timeout (5 s), the remote-write send deadline (5 s), one evaluation interval of the processor and one of
+// the rules.
 const ruleLag = 5*time.Second + 3*rescaleEval
 
 // rescaleRow is one evaluation time around the move.
