@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -166,6 +167,57 @@ func createDeploymentPods(t *testing.T, cluster *testcluster.Cluster, ns, name, 
 	return names
 }
 
+// incidentRig is a Deployment's pods on the test control plane and a collector running the shipped
+// deploy/configs/incidents.yaml plus test overrides, notifying a loopback webhook peer.
+type incidentRig struct {
+	peer  *webhookPeer
+	start func() *collectortest.Process // on the same ports and file_storage directory every time
+	// setAll puts every pod in ImagePullBackOff (failing) or running, and returns when that was written.
+	setAll func(failing bool) time.Time
+	pods   int
+}
+
+// newIncidentRig: 3 running pods of Deployment web; overrides are testdata files loaded after incidents.yaml.
+func newIncidentRig(t *testing.T, overrides ...string) *incidentRig {
+	t.Helper()
+	cluster := testcluster.Start(t)
+	ns := cluster.Namespace(t)
+	node := cluster.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")})
+	pods := createDeploymentPods(t, cluster, ns, "web", node.Name, 3)
+	rig := &incidentRig{peer: &webhookPeer{}, pods: len(pods)}
+	rig.setAll = func(failing bool) time.Time {
+		for _, p := range pods {
+			setImagePull(t, cluster, ns, p, failing)
+		}
+		return time.Now()
+	}
+	rig.setAll(false)
+	srv := httptest.NewServer(rig.peer)
+	t.Cleanup(srv.Close)
+	env := map[string]string{
+		"HEALTH_PORT": collectortest.Port(collectortest.FreePort(t)), "OTLP_PORT": collectortest.Port(collectortest.FreePort(t)),
+		"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns, "CLUSTER_NAME": "e2e",
+		"OTELCOL_SRE_DATA_DIR": t.TempDir(), "WEBHOOK_URL": srv.URL + "/incidents",
+	}
+	configs := []string{filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "incidents.yaml")}
+	for _, o := range overrides {
+		configs = append(configs, filepath.Join("testdata", o))
+	}
+	rig.start = func() *collectortest.Process {
+		return collectortest.StartConfigs(t, configs, env, "http://127.0.0.1:"+env["HEALTH_PORT"]+"/")
+	}
+	return rig
+}
+
+// checkOpened: the "opened" is one incident of Deployment web, ImagePullBackOff, with every pod.
+func (r *incidentRig) checkOpened(t *testing.T, opened incidentNote) {
+	t.Helper()
+	if len(opened.Incidents) != 1 || opened.Incidents[0].OwnerKind != "Deployment" || opened.Incidents[0].OwnerName != "web" ||
+		opened.Incidents[0].Reason != "ImagePullBackOff" || opened.Incidents[0].PodCount != r.pods {
+		t.Fatalf("opened: want one incident of Deployment web, ImagePullBackOff, %d pods; got %s", r.pods, r.peer.summary())
+	}
+}
+
 // TestPodIncidentOpenedOnceAcrossSIGKILL: the built binary runs the shipped deploy/configs/incidents.yaml
 // (all-pods k8spoddiagnostics receiver behind k8s_leader_elector, file_storage/incidents for the table and
 // the persistent queue) with short timings against the real control plane and a loopback webhook peer.
@@ -174,31 +226,8 @@ func createDeploymentPods(t *testing.T, cluster *testcluster.Cluster, ns, name, 
 // fixed -> exactly one "resolved" and no second "opened". Logs the time from the pods' stuck moment
 // (ImagePullBackOff is stuck at once: that is its threshold) to the "opened" at the peer.
 func TestPodIncidentOpenedOnceAcrossSIGKILL(t *testing.T) {
-	cluster := testcluster.Start(t)
-	ns := cluster.Namespace(t)
-	node := cluster.CreateNode(t, "", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")})
-	pods := createDeploymentPods(t, cluster, ns, "web", node.Name, 3)
-	// setAll puts every pod in ImagePullBackOff (failing) or running, and returns when that was written.
-	setAll := func(failing bool) time.Time {
-		for _, p := range pods {
-			setImagePull(t, cluster, ns, p, failing)
-		}
-		return time.Now()
-	}
-	setAll(false)
-
-	peer := &webhookPeer{}
-	srv := httptest.NewServer(peer)
-	t.Cleanup(srv.Close)
-	env := map[string]string{
-		"HEALTH_PORT": collectortest.Port(collectortest.FreePort(t)), "OTLP_PORT": collectortest.Port(collectortest.FreePort(t)),
-		"KUBECONFIG": cluster.AdminKubeconfig(), "POD_NAMESPACE": ns, "CLUSTER_NAME": "e2e",
-		"OTELCOL_SRE_DATA_DIR": t.TempDir(), "WEBHOOK_URL": srv.URL + "/incidents",
-	}
-	configs := []string{filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "incidents.yaml"), filepath.Join("testdata", "podincident.yaml")}
-	start := func() *collectortest.Process {
-		return collectortest.StartConfigs(t, configs, env, "http://127.0.0.1:"+env["HEALTH_PORT"]+"/")
-	}
+	rig := newIncidentRig(t, "podincident.yaml", "podincident-fast.yaml")
+	peer, start, setAll := rig.peer, rig.start, rig.setAll
 	first := start()
 	// Past startup_window (1s) and the first lease: the pods turn stuck on a running collector.
 	time.Sleep(3 * time.Second)
@@ -207,10 +236,7 @@ func TestPodIncidentOpenedOnceAcrossSIGKILL(t *testing.T) {
 	opened := peer.waitFor(t, "opened", 30*time.Second)
 	t.Logf("time to notify: %.2fs from the pods' ImagePullBackOff (stuck at once) to \"opened\" at the peer (group_wait 2s, collection_interval 1s)",
 		opened.received.Sub(stuckAt).Seconds())
-	if len(opened.Incidents) != 1 || opened.Incidents[0].OwnerKind != "Deployment" || opened.Incidents[0].OwnerName != "web" ||
-		opened.Incidents[0].Reason != "ImagePullBackOff" || opened.Incidents[0].PodCount != len(pods) {
-		t.Fatalf("opened: want one incident of Deployment web, ImagePullBackOff, %d pods; got %s", len(pods), peer.summary())
-	}
+	rig.checkOpened(t, opened)
 
 	// The incident table is written right after the notification was queued: give it a moment, then kill.
 	time.Sleep(2 * time.Second)
@@ -243,4 +269,21 @@ func TestPodIncidentOpenedOnceAcrossSIGKILL(t *testing.T) {
 	if resolved.Incidents[0].ID != opened.Incidents[0].ID {
 		t.Errorf("resolved incident %s is not the opened one %s", resolved.Incidents[0].ID, opened.Incidents[0].ID)
 	}
+}
+
+// TestPodIncidentTimeToNotifyAtDeployTimings (OTELCOL_SRE_INCIDENT_TIMING=1, about 1.5 minutes): the same
+// pods and config with deploy's timings (collection_interval 30s, group_wait 30s, tick 10s; only
+// startup_window is shortened, so that pods stuck after the start are not an already-stuck digest):
+// logs the time from the pods' ImagePullBackOff to "opened" at the peer.
+func TestPodIncidentTimeToNotifyAtDeployTimings(t *testing.T) {
+	if os.Getenv("OTELCOL_SRE_INCIDENT_TIMING") == "" {
+		t.Skip("set OTELCOL_SRE_INCIDENT_TIMING=1 to measure the time to notify at deploy's timings (about 1.5 minutes)")
+	}
+	rig := newIncidentRig(t, "podincident.yaml")
+	rig.start()
+	time.Sleep(3 * time.Second)
+	stuckAt := rig.setAll(true)
+	opened := rig.peer.waitFor(t, "opened", 3*time.Minute)
+	t.Logf("time to notify at deploy timings: %.1fs from the pods' ImagePullBackOff to \"opened\" at the peer", opened.received.Sub(stuckAt).Seconds())
+	rig.checkOpened(t, opened)
 }
