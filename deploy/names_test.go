@@ -44,13 +44,18 @@ type componentMetadata struct {
 
 func readMetadata(t *testing.T, module string) componentMetadata {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(moduleDir(t, module), "metadata.yaml"))
+	return decodeMetadata(t, filepath.Join(moduleDir(t, module), "metadata.yaml"))
+}
+
+func decodeMetadata(t *testing.T, path string) componentMetadata {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var md componentMetadata
 	if err := yaml.Unmarshal(b, &md); err != nil {
-		t.Fatalf("%s metadata.yaml: %v", module, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return md
 }
@@ -86,6 +91,16 @@ func clusterHealthNames(t *testing.T, metrics, labels map[string]bool) {
 	// and remote-written with amp.yaml's naming; test/e2e TestClusterHealthSeriesInPrometheus measures it).
 	for _, module := range []string{exporterHelper, receiverHelper} {
 		for name := range readMetadata(t, module).Telemetry.Metrics {
+			metrics["otelcol_"+name] = true
+		}
+	}
+	// Our own components' self-telemetry (e.g. agent_remote_write's samples_failed), from their metadata.yaml.
+	own, err := filepath.Glob(filepath.Join("..", "*", "*", "metadata.yaml"))
+	if err != nil || len(own) == 0 {
+		t.Fatalf("no metadata.yaml of our components (%v)", err)
+	}
+	for _, path := range own {
+		for name := range decodeMetadata(t, path).Telemetry.Metrics {
 			metrics["otelcol_"+name] = true
 		}
 	}
