@@ -96,10 +96,11 @@ test-setup:
 	bash internal/testenv/setup.sh
 
 # Every unit, integration and end-to-end test; -race for all (our components run goroutines).
-# The end-to-end tests run the binary that `build` just made. testsummary prints what plain `go test`
-# would, then the counts (passed, failed, skipped) and why each skipped test skipped.
-test: test-setup build
-	OTELCOL_SRE_BINARY=$(COLLECTOR) $(GO) test -race -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testenv/testsummary
+# The end-to-end tests run the binary that `build` just made; the image tests (deploy) unpack and run
+# the image that `image` just made. testsummary prints what plain `go test` would, then the counts
+# (passed, failed, skipped) and why each skipped test skipped.
+test: test-setup build image
+	OTELCOL_SRE_BINARY=$(COLLECTOR) OTELCOL_SRE_IMAGE=$(IMAGE_DIR)/oci $(GO) test -race -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testenv/testsummary
 
 e2e: build
 	OTELCOL_SRE_BINARY=$(COLLECTOR) $(GO) test -count=1 -v -timeout 30m ./test/e2e/...

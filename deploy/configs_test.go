@@ -6,6 +6,7 @@ package deploy_test
 import (
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,42 +81,13 @@ func referencedComponents(t *testing.T, files []string) []string {
 func TestCollectorConfigsValidate(t *testing.T) {
 	bin := collectorBinary(t)
 	have := collectortest.Components(t, bin)
-	env := append(os.Environ(),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"K8S_NODE_NAME=node-1", "K8S_NODE_IP=127.0.0.1", "K8S_POD_NAME=otelcol-sre-0", "K8S_POD_NAMESPACE=otelcol-sre",
-		"K8S_POD_UID=00000000-0000-0000-0000-000000000001", "K8S_POD_IP=127.0.0.1",
-		"GATEWAY_ENDPOINT=127.0.0.1:4317", "SLO_TIER_HEADLESS_SERVICE=localhost",
-		"OTELCOL_SRE_DATA_DIR="+t.TempDir(), "OTELCOL_SRE_HOST_ROOT=/",
-	)
-	// kubelet_stats with auth_type serviceAccount reads the pod's ServiceAccount CA when it is created,
-	// which `validate` does; outside a pod, validate that receiver with the kubelet's read-only mode.
-	outsidePod := filepath.Join(t.TempDir(), "validate-outside-pod.yaml")
-	if err := os.WriteFile(outsidePod, []byte("receivers:\n  kubelet_stats:\n    auth_type: none\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range settingsEnv(t) {
-		env = append(env, k+"="+v)
-	}
+	env := append(os.Environ(), podEnv(t, t.TempDir())...)
+	outsidePod := writeOutsidePod(t)
 	for _, set := range configSets(t) {
 		t.Run(strings.Join(set, "+"), func(t *testing.T) {
-			var missing []string
-			for _, c := range referencedComponents(t, set) {
-				if !have[c] {
-					missing = append(missing, c)
-				}
-			}
-			if len(missing) > 0 {
-				t.Fatalf("the distribution has no %v, which these configs use: add them to builder-config.yaml and run `make generate build`", missing)
-			}
-			args := []string{"validate"}
-			for _, f := range set {
-				args = append(args, "--config="+filepath.Join("configs", f))
-			}
-			args = append(args, featureGateArgs(t, set)...)
+			requireComponents(t, have, set)
+			args := validateArgs(t, set, "configs", outsidePod)
 			env := append(slices.Clone(env), secretEnvPlaceholders(t, set)...)
-			if slices.Contains(referencedIDs(t, set), "receivers/kubelet_stats") {
-				args = append(args, "--config="+outsidePod)
-			}
 			cmd := exec.Command(bin, args...)
 			cmd.Env = env
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -141,6 +113,64 @@ func secretEnvPlaceholders(t *testing.T, set []string) []string {
 		}
 	}
 	return out
+}
+
+// podEnv is the environment the manifests give a collector container (settings.env, downward API),
+// with dataDir as its volume; AWS credentials are dummies and the instance metadata is never asked.
+func podEnv(t *testing.T, dataDir string) []string {
+	t.Helper()
+	env := []string{
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"K8S_NODE_NAME=node-1", "K8S_NODE_IP=127.0.0.1", "K8S_POD_NAME=otelcol-sre-0", "K8S_POD_NAMESPACE=otelcol-sre",
+		"K8S_POD_UID=00000000-0000-0000-0000-000000000001", "K8S_POD_IP=127.0.0.1",
+		"GATEWAY_ENDPOINT=127.0.0.1:4317", "SLO_TIER_HEADLESS_SERVICE=localhost",
+		"OTELCOL_SRE_DATA_DIR=" + dataDir, "OTELCOL_SRE_HOST_ROOT=/",
+	}
+	for k, v := range settingsEnv(t) {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// kubelet_stats with auth_type serviceAccount reads the pod's ServiceAccount CA when it is created,
+// which `validate` does; outside a pod, validate that receiver with the kubelet's read-only mode.
+// writeOutsidePod writes that override into a new directory and returns the file's path.
+func writeOutsidePod(t *testing.T) string {
+	t.Helper()
+	outsidePod := filepath.Join(t.TempDir(), "validate-outside-pod.yaml")
+	if err := os.WriteFile(outsidePod, []byte("receivers:\n  kubelet_stats:\n    auth_type: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return outsidePod
+}
+
+// requireComponents fails t unless the binary's components (have) include every one the set uses.
+func requireComponents(t *testing.T, have map[string]bool, set []string) {
+	t.Helper()
+	var missing []string
+	for _, c := range referencedComponents(t, set) {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the distribution has no %v, which these configs use: add them to builder-config.yaml and run `make generate build`", missing)
+	}
+}
+
+// validateArgs is `validate` of the set as its containers run it: the files from confDir, the feature
+// gates of those containers, and outsidePod when the set runs kubelet_stats.
+func validateArgs(t *testing.T, set []string, confDir, outsidePod string) []string {
+	t.Helper()
+	args := []string{"validate"}
+	for _, f := range set {
+		args = append(args, "--config="+path.Join(confDir, f))
+	}
+	args = append(args, featureGateArgs(t, set)...)
+	if slices.Contains(referencedIDs(t, set), "receivers/kubelet_stats") {
+		args = append(args, "--config="+outsidePod)
+	}
+	return args
 }
 
 // Without the binary, at least every config is YAML without duplicate keys, and its pipelines only

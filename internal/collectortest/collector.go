@@ -118,6 +118,12 @@ func Components(tb testing.TB, bin string) map[string]bool {
 	if err != nil {
 		tb.Fatalf("%s components: %v", bin, err)
 	}
+	return ParseComponents(tb, bin, out)
+}
+
+// ParseComponents reads the output of `components` (of what, for messages) as Components does.
+func ParseComponents(tb testing.TB, what string, out []byte) map[string]bool {
+	tb.Helper()
 	type entry struct {
 		Name   string `yaml:"name"`
 		Scheme string `yaml:"scheme"`
@@ -131,7 +137,7 @@ func Components(tb testing.TB, bin string) map[string]bool {
 		Providers  []entry `yaml:"providers"`
 	}
 	if err := yaml.Unmarshal(out, &list); err != nil {
-		tb.Fatalf("%s components: output is not the expected YAML: %v\n%s", bin, err, out)
+		tb.Fatalf("%s components: output is not the expected YAML: %v\n%s", what, err, out)
 	}
 	have := map[string]bool{}
 	for kind, entries := range map[string][]entry{"receivers": list.Receivers, "processors": list.Processors,
