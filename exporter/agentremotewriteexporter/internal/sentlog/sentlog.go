@@ -39,8 +39,12 @@ type Log struct {
 
 // Open reads path (missing: empty), keeps the newest timestamp per series, and rewrites the file compacted.
 // A torn last record (a kill in the middle of a write) is ignored. The file is compacted again whenever it
-// exceeds compactAt bytes.
+// exceeds compactAt bytes. Its directory is created when missing: the log is opened before the WAL, which
+// would create it too, on a fresh volume.
 func Open(path string, compactAt int64) (*Log, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
 	l := &Log{path: path, compactAt: max(compactAt, recordSize), newest: map[uint64]int64{}}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

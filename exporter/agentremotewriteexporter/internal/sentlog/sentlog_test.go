@@ -74,3 +74,21 @@ func TestLog(t *testing.T) {
 		})
 	}
 }
+
+// A fresh wal.directory does not exist yet when the exporter opens the sent log (the WAL is opened after it).
+func TestOpenCreatesItsDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "not", "yet", "sent-log")
+	l, err := Open(path, 1<<20)
+	if err != nil {
+		t.Fatalf("Open in a missing directory: %v", err)
+	}
+	if err := l.Record([]Entry{{1, 10}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+}
