@@ -31,6 +31,7 @@ import (
 
 	"github.com/otelcol-sre/otelcol-sre/exporter/agentremotewriteexporter/internal/metadata"
 	"github.com/otelcol-sre/otelcol-sre/exporter/agentremotewriteexporter/internal/metadatatest"
+	"github.com/otelcol-sre/otelcol-sre/internal/rwtest"
 )
 
 // rwSink is a remote-write endpoint on loopback that decodes what it accepts. reject decides, per request,
@@ -104,11 +105,9 @@ func (s *rwSink) points() int {
 	return n
 }
 
-// every metric shape the translation handles, from two resources.
+// every metric shape the translation handles (rwtest), from two resources.
 func shapes(ts time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
-	now := pcommon.NewTimestampFromTime(ts)
-	start := pcommon.NewTimestampFromTime(ts.Add(-time.Minute))
 	for _, pod := range []string{"a", "b"} {
 		rm := md.ResourceMetrics().AppendEmpty()
 		rm.Resource().Attributes().PutStr("service.name", "checkout")
@@ -116,64 +115,7 @@ func shapes(ts time.Time) pmetric.Metrics {
 		rm.Resource().Attributes().PutStr("k8s.namespace.name", "shop")
 		sm := rm.ScopeMetrics().AppendEmpty()
 		sm.Scope().SetName("e2e")
-		ms := sm.Metrics()
-
-		g := ms.AppendEmpty()
-		g.SetName("queue.depth")
-		gdp := g.SetEmptyGauge().DataPoints().AppendEmpty()
-		gdp.Attributes().PutStr("queue", "orders")
-		gdp.SetTimestamp(now)
-		gdp.SetDoubleValue(7.5)
-
-		c := ms.AppendEmpty()
-		c.SetName("requests")
-		c.SetUnit("{request}")
-		sum := c.SetEmptySum()
-		sum.SetIsMonotonic(true)
-		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		cdp := sum.DataPoints().AppendEmpty()
-		cdp.Attributes().PutInt("http.response.status_code", 200)
-		cdp.SetStartTimestamp(start)
-		cdp.SetTimestamp(now)
-		cdp.SetIntValue(42)
-
-		h := ms.AppendEmpty()
-		h.SetName("latency")
-		h.SetUnit("s")
-		hist := h.SetEmptyHistogram()
-		hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		hdp := hist.DataPoints().AppendEmpty()
-		hdp.SetStartTimestamp(start)
-		hdp.SetTimestamp(now)
-		hdp.ExplicitBounds().FromRaw([]float64{0.1, 1})
-		hdp.BucketCounts().FromRaw([]uint64{2, 3, 1})
-		hdp.SetCount(6)
-		hdp.SetSum(4.2)
-
-		e := ms.AppendEmpty()
-		e.SetName("payload.size")
-		eh := e.SetEmptyExponentialHistogram()
-		eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		edp := eh.DataPoints().AppendEmpty()
-		edp.SetStartTimestamp(start)
-		edp.SetTimestamp(now)
-		edp.SetScale(1)
-		edp.SetCount(5)
-		edp.SetSum(30)
-		edp.SetZeroCount(1)
-		edp.Positive().SetOffset(2)
-		edp.Positive().BucketCounts().FromRaw([]uint64{1, 3})
-
-		s := ms.AppendEmpty()
-		s.SetName("rpc.duration")
-		sdp := s.SetEmptySummary().DataPoints().AppendEmpty()
-		sdp.SetStartTimestamp(start)
-		sdp.SetTimestamp(now)
-		sdp.SetCount(10)
-		sdp.SetSum(3)
-		q := sdp.QuantileValues().AppendEmpty()
-		q.SetQuantile(0.99)
-		q.SetValue(0.9)
+		rwtest.AppendAllShapes(sm.Metrics(), "", ts)
 	}
 	return md
 }

@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
+	"github.com/otelcol-sre/otelcol-sre/internal/rwtest"
 	"github.com/otelcol-sre/otelcol-sre/internal/sigv4verify"
 )
 
@@ -55,7 +55,8 @@ func sigv4Front(t *testing.T, prom *prometheusServer) (*sigv4verify.Handler, str
 	return h, srv.URL + "/api/v1/write"
 }
 
-// shapes is one request with each metric shape remote write has to translate, from one service instance.
+// shapes is one request with the float metric shapes remote write translates (rwtest), named e2e.*, from one
+// service instance.
 func shapes(instance string, ts time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
@@ -64,41 +65,7 @@ func shapes(instance string, ts time.Time) pmetric.Metrics {
 	res.PutStr("service.namespace", "shop")
 	res.PutStr("service.instance.id", instance)
 	res.PutStr("k8s.namespace.name", "shop")
-	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
-	now := pcommon.NewTimestampFromTime(ts)
-	start := pcommon.NewTimestampFromTime(ts.Add(-time.Minute))
-
-	g := ms.AppendEmpty()
-	g.SetName("e2e.queue.depth")
-	gdp := g.SetEmptyGauge().DataPoints().AppendEmpty()
-	gdp.Attributes().PutStr("queue", "orders")
-	gdp.SetTimestamp(now)
-	gdp.SetDoubleValue(7.5)
-
-	s := ms.AppendEmpty()
-	s.SetName("e2e.requests")
-	s.SetUnit("{request}")
-	sum := s.SetEmptySum()
-	sum.SetIsMonotonic(true)
-	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	sdp := sum.DataPoints().AppendEmpty()
-	sdp.Attributes().PutStr("http.response.status_code", "200")
-	sdp.SetStartTimestamp(start)
-	sdp.SetTimestamp(now)
-	sdp.SetIntValue(42)
-
-	h := ms.AppendEmpty()
-	h.SetName("e2e.latency")
-	h.SetUnit("s")
-	hist := h.SetEmptyHistogram()
-	hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	hdp := hist.DataPoints().AppendEmpty()
-	hdp.SetStartTimestamp(start)
-	hdp.SetTimestamp(now)
-	hdp.ExplicitBounds().FromRaw([]float64{0.1, 1})
-	hdp.BucketCounts().FromRaw([]uint64{2, 3, 1})
-	hdp.SetCount(6)
-	hdp.SetSum(4.2)
+	rwtest.AppendFloatShapes(rm.ScopeMetrics().AppendEmpty().Metrics(), "e2e.", ts)
 	return md
 }
 
@@ -146,15 +113,15 @@ func TestRemoteWriteThroughSigV4IntoPrometheus(t *testing.T) {
 		query string
 		want  float64
 	}{
-		{`e2e_queue_depth{queue="orders",instance="pod-signed",job="shop/checkout",k8s_namespace_name="shop",cluster="e2e"}`, 7.5},
-		{`e2e_requests{http_response_status_code="200",instance="pod-signed",job="shop/checkout"}`, 42},
+		{`e2e_queue_depth{queue="orders",instance="pod-signed",job="shop/checkout",k8s_namespace_name="shop",cluster="e2e"}`, rwtest.QueueDepth},
+		{`e2e_requests{http_response_status_code="200",instance="pod-signed",job="shop/checkout"}`, rwtest.Requests},
 		{`e2e_latency_bucket{le="0.1",instance="pod-signed"}`, 2},
 		{`e2e_latency_bucket{le="1",instance="pod-signed"}`, 5},
-		{`e2e_latency_bucket{le="+Inf",instance="pod-signed"}`, 6},
-		{`e2e_latency_count` + sel, 6},
-		{`e2e_latency_sum` + sel, 4.2},
+		{`e2e_latency_bucket{le="+Inf",instance="pod-signed"}`, rwtest.LatencyCount},
+		{`e2e_latency_count` + sel, rwtest.LatencyCount},
+		{`e2e_latency_sum` + sel, rwtest.LatencySum},
 		{`target_info{instance="pod-signed",job="shop/checkout",k8s_namespace_name="shop"}`, 1},
-		{`count({__name__=~"e2e_.*",instance="pod-signed"})`, 7}, // gauge, counter, 3 buckets, count, sum
+		{`count({__name__=~"e2e_.*",instance="pod-signed"})`, rwtest.FloatShapeCount},
 	}
 	for _, c := range checks {
 		if got := prom.waitScalar(t, c.query, c.want, 30*time.Second); got != c.want {
