@@ -399,26 +399,30 @@ func captureProfiles(t *testing.T, addr, prefix string) (wait func()) {
 	var wg sync.WaitGroup
 	for kind, endpoint := range map[string]string{"cpu": "profile", "allocs": "allocs"} {
 		wg.Go(func() {
-			url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, endpoint, int(loadStep.Seconds()))
-			resp, err := http.Get(url)
-			if err != nil {
-				t.Errorf("%s profile: %v", kind, err)
-				return
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err == nil && resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("%s: %s", resp.Status, body)
-			}
-			if err == nil {
-				err = os.WriteFile(prefix+"."+kind+".pb.gz", body, 0o644)
-			}
-			if err != nil {
-				t.Errorf("%s profile from %s: %v", kind, url, err)
-			}
+			fetchProfile(t, fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, endpoint, int(loadStep.Seconds())), prefix+"."+kind+".pb.gz")
 		})
 	}
 	return wg.Wait
+}
+
+// fetchProfile writes the profile served at url (a pprof endpoint that takes seconds to answer) to file.
+func fetchProfile(t *testing.T, url, file string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Errorf("profile %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	if err == nil {
+		err = os.WriteFile(file, body, 0o644)
+	}
+	if err != nil {
+		t.Errorf("profile %s: %v", url, err)
+	}
 }
 
 // loadAverage is the machine's 1-minute load average.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // rwCounter sits between the collector and Prometheus on its own loopback port and counts every sample of
@@ -117,11 +118,10 @@ func (c *rwCounter) throttle(d, retryAfter time.Duration) {
 	c.retryAfter = retryAfter
 }
 
-func decodeRW(body []byte) []prompb.TimeSeries {
-	raw, err := snappy.Decode(nil, body)
-	if err != nil {
-		return nil
-	}
+// snappyBuffers keeps the sink's decompression buffers between requests.
+var snappyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func unmarshalRW(raw []byte) []prompb.TimeSeries {
 	var wr prompb.WriteRequest
 	if err := wr.Unmarshal(raw); err != nil {
 		return nil
@@ -129,20 +129,91 @@ func decodeRW(body []byte) []prompb.TimeSeries {
 	return wr.Timeseries
 }
 
-// countedTimestamps lists the timestamps of the request's samples of the counted metric.
-func (c *rwCounter) countedTimestamps(series []prompb.TimeSeries) []int64 {
-	var out []int64
-	for _, ts := range series {
-		for _, l := range ts.Labels {
-			if l.Name == "__name__" && l.Value == c.metric {
-				for _, s := range ts.Samples {
-					out = append(out, s.Timestamp)
-				}
-				break
+// sampleTimestamps appends the timestamps of the samples of metric in an encoded WriteRequest to out. It
+// walks the wire format instead of decoding into objects: the counting sink shares the two cores with the
+// collector under test and must not be what limits a throughput measurement.
+func sampleTimestamps(raw []byte, metric string, out []int64) ([]int64, error) {
+	err := eachField(raw, func(num protowire.Number, ts []byte) error { // WriteRequest.timeseries = 1
+		if num != 1 {
+			return nil
+		}
+		named := false
+		if err := eachField(ts, func(num protowire.Number, label []byte) error { // TimeSeries.labels = 1
+			if num != 1 {
+				return nil
 			}
+			var name, value []byte
+			err := eachField(label, func(num protowire.Number, b []byte) error {
+				switch num {
+				case 1:
+					name = b
+				case 2:
+					value = b
+				}
+				return nil
+			})
+			named = named || (string(name) == "__name__" && string(value) == metric)
+			return err
+		}); err != nil || !named {
+			return err
+		}
+		return eachField(ts, func(num protowire.Number, sample []byte) error { // TimeSeries.samples = 2
+			if num != 2 {
+				return nil
+			}
+			var ts int64 // a zero timestamp is not on the wire
+			for b := sample; len(b) > 0; {
+				n, typ, m := protowire.ConsumeTag(b)
+				if m < 0 {
+					return protowire.ParseError(m)
+				}
+				b = b[m:]
+				if n == 2 && typ == protowire.VarintType { // Sample.timestamp
+					v, m := protowire.ConsumeVarint(b)
+					if m < 0 {
+						return protowire.ParseError(m)
+					}
+					ts = int64(v)
+					b = b[m:]
+					continue
+				}
+				if m = protowire.ConsumeFieldValue(n, typ, b); m < 0 {
+					return protowire.ParseError(m)
+				}
+				b = b[m:]
+			}
+			out = append(out, ts)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// eachField calls fn with the number and contents of every length-delimited field of msg and skips the rest.
+func eachField(msg []byte, fn func(num protowire.Number, b []byte) error) error {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, msg); n < 0 {
+				return protowire.ParseError(n)
+			}
+			msg = msg[n:]
+			continue
+		}
+		b, n := protowire.ConsumeBytes(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		msg = msg[n:]
+		if err := fn(num, b); err != nil {
+			return err
 		}
 	}
-	return out
+	return nil
 }
 
 // keyedSamples lists the request's samples of the counted metric as run/shard/timestamp keys.
@@ -182,7 +253,25 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.delay > 0 {
 		time.Sleep(c.delay)
 	}
-	series := decodeRW(body)
+	buf := snappyBuffers.Get().(*[]byte)
+	defer snappyBuffers.Put(buf)
+	raw, err := snappy.Decode((*buf)[:cap(*buf)], body)
+	if err != nil {
+		http.Error(w, "snappy: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	*buf = raw
+	counted, err := sampleTimestamps(raw, c.metric, nil)
+	if err != nil {
+		http.Error(w, "protobuf: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	var series []prompb.TimeSeries
+	if c.keyed || c.refuse != nil { // only these look into the series
+		series = unmarshalRW(raw)
+	}
+	c.mu.Unlock()
 	keys := c.keyedSamples(series)
 	c.mu.Lock()
 	c.requests++
@@ -221,7 +310,7 @@ func (c *rwCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		c.seen[k]++
 	}
-	for _, ts := range c.countedTimestamps(series) {
+	for _, ts := range counted {
 		c.total++
 		c.delays[min(max(now-ts, 0)/10, delayBuckets-1)]++
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
 )
 
 // The two remote-write exporters under the same faults: contrib prometheus_remote_write with its WAL (as
@@ -17,8 +19,12 @@ var rwExporters = []struct{ name, config string }{
 	{"agent_remote_write", "agentremotewrite.yaml"},
 }
 
+// rwEnv is the environment of both exporters' test configs: agent_remote_write with a short batch deadline
+// and backoff (quick tests) and a pprof endpoint; prometheus_remote_write with one request in flight.
 func rwEnv(t *testing.T, endpoint string) map[string]string {
-	return map[string]string{"RW_ENDPOINT": endpoint, "WAL_DIR": t.TempDir(), "RW_PARALLELISM": "1"}
+	return map[string]string{"RW_ENDPOINT": endpoint, "WAL_DIR": t.TempDir(), "RW_PARALLELISM": "1",
+		"RW_QUEUE_CONFIG": "{batch_send_deadline: 200ms, max_backoff: 1s}",
+		"PPROF_PORT":      collectortest.Port(collectortest.FreePort(t))}
 }
 
 // TestRemoteWrite429WithRetryAfterLosesNothing: the remote-write target answers 429 with Retry-After (the
