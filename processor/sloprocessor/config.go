@@ -84,10 +84,17 @@ type SLOConfig struct {
 	Indicator IndicatorConfig `mapstructure:"indicator"`
 }
 
-// ObjectiveConfig holds the target, as a ratio or a percentage.
+// ObjectiveConfig holds the target, as a ratio or a percentage, and for
+// budgeting_method: Timeslices the slices (OpenSLO's timeSliceTarget and
+// timeSliceWindow).
 type ObjectiveConfig struct {
 	Target        float64 `mapstructure:"target"`
 	TargetPercent float64 `mapstructure:"target_percent"`
+	// TimeSliceTarget is the SLI a slice's events need for the slice to be
+	// good, in (0,1].
+	TimeSliceTarget float64 `mapstructure:"time_slice_target"`
+	// TimeSliceWindow is the length of a slice.
+	TimeSliceWindow Duration `mapstructure:"time_slice_window"`
 }
 
 // TimeWindowConfig is the SLO's own window: rolling ("30d") or calendar
@@ -241,13 +248,6 @@ func (s *SLOConfig) validate(cfg *Config, processorWideOK bool) []error {
 		errs = append(errs, fieldErrs...)
 	} else if prepareErr != nil && processorWideOK {
 		errs = append(errs, prepareErr)
-	}
-	switch strings.ToLower(s.BudgetingMethod) {
-	case "", "occurrences":
-	case "timeslices":
-		add("budgeting_method: Timeslices is not supported yet — use Occurrences (every event weighs the same)")
-	default:
-		add("budgeting_method: unknown method %q — use Occurrences", s.BudgetingMethod)
 	}
 	for i, a := range s.GroupBy {
 		if a == "" || slices.Index(s.GroupBy, a) != i {

@@ -86,6 +86,15 @@ func TestLoadConfig(t *testing.T) {
 		},
 	}
 
+	timeslices := createDefaultConfig().(*Config)
+	timeslices.SLOs = []SLOConfig{{
+		Name:            "uptime",
+		Objective:       ObjectiveConfig{Target: 0.99, TimeSliceTarget: 0.95, TimeSliceWindow: Duration(time.Minute)},
+		TimeWindow:      TimeWindowConfig{Duration: "30d"},
+		BudgetingMethod: "Timeslices",
+		Indicator:       IndicatorConfig{Ratio: &RatioConfig{Total: &MetricSelector{Metric: "a"}, Good: &MetricSelector{Metric: "b"}}},
+	}}
+
 	tests := []struct {
 		id       component.ID
 		expected *Config
@@ -93,7 +102,8 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{id: component.NewID(metadata.Type), expected: minimal},
 		{id: component.NewIDWithName(metadata.Type, "full"), expected: full},
-		{id: component.NewIDWithName(metadata.Type, "timeslices"), wantErr: `slo "timeslices": slos[0].budgeting_method: Timeslices is not supported yet — use Occurrences`},
+		{id: component.NewIDWithName(metadata.Type, "timeslices"), expected: timeslices},
+		{id: component.NewIDWithName(metadata.Type, "timeslices_invalid"), wantErr: `slo "timeslices": slos[0].objective.time_slice_target: must be in (0,1], got 95 — did you mean 0.95?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -125,6 +135,15 @@ func validSLO() SLOConfig {
 	}
 }
 
+// timeslicesSLO makes the valid SLO a Timeslices SLO.
+func timeslicesSLO(target float64, slice time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.SLOs[0].BudgetingMethod = Timeslices
+		c.SLOs[0].Objective.TimeSliceTarget = target
+		c.SLOs[0].Objective.TimeSliceWindow = Duration(slice)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -142,8 +161,26 @@ func TestValidate(t *testing.T) {
 		}, "objective.target_percent: must be in (0,100), got 100"},
 		{"missing name", func(c *Config) { c.SLOs[0].Name = "" }, "slos[0].name: required"},
 		{"duplicate names", func(c *Config) { c.SLOs = append(c.SLOs, validSLO()) }, `slos[1].name: "api" is already the name of slos[0]`},
-		{"Timeslices", func(c *Config) { c.SLOs[0].BudgetingMethod = "Timeslices" }, "budgeting_method: Timeslices is not supported yet — use Occurrences"},
-		{"unknown budgeting method", func(c *Config) { c.SLOs[0].BudgetingMethod = "Ratio" }, `budgeting_method: unknown method "Ratio"`},
+		{"Timeslices", timeslicesSLO(1, time.Minute), ""},
+		{"Timeslices without a slice", timeslicesSLO(0.95, 0),
+			`slo "api": slos[0].objective.time_slice_window: required with budgeting_method: Timeslices — the length of a slice, e.g. 1m or 5m`},
+		{"Timeslices without a slice target", timeslicesSLO(0, time.Minute), "objective.time_slice_target: must be in (0,1] with budgeting_method: Timeslices, got 0"},
+		{"Timeslices with a slice that does not divide a window", timeslicesSLO(0.95, 2*time.Minute),
+			"objective.time_slice_window: 2m does not divide windows[0] 5m — use a slice that divides every window (e.g. 1m), or change windows"},
+		{"Timeslices with a slice that does not divide the SLO's window", func(c *Config) {
+			timeslicesSLO(0.95, 7*time.Minute)(c)
+			c.Windows = []Duration{Duration(7 * time.Minute)}
+			c.Alerting.Rules = nil
+		}, "objective.time_slice_window: 7m does not divide time_window.duration 30d"},
+		{"Timeslices in a calendar week with hour slices", func(c *Config) {
+			timeslicesSLO(0.95, time.Hour)(c)
+			c.Windows = []Duration{Duration(time.Hour), Duration(6 * time.Hour)}
+			c.Alerting.Rules = nil
+			c.SLOs[0].TimeWindow = TimeWindowConfig{Duration: "1w", Calendar: &CalendarConfig{TimeZone: "Asia/Kolkata"}}
+		}, "objective.time_slice_window: 1h does not divide 15m, which calendar windows need"},
+		{"time slices without Timeslices", func(c *Config) { c.SLOs[0].Objective.TimeSliceWindow = Duration(time.Minute) },
+			"objective.time_slice_target, time_slice_window: only with budgeting_method: Timeslices — set it or remove them"},
+		{"unknown budgeting method", func(c *Config) { c.SLOs[0].BudgetingMethod = "Ratio" }, `budgeting_method: unknown method "Ratio" — use Occurrences (every event weighs the same) or Timeslices (every time slice does)`},
 		{"no indicator", func(c *Config) { c.SLOs[0].Indicator = IndicatorConfig{} }, "indicator: set exactly one of latency or ratio"},
 		{"latency without metric", func(c *Config) { c.SLOs[0].Indicator.Latency.Metric = "" }, "indicator.latency.metric: required"},
 		{"latency without threshold", func(c *Config) { c.SLOs[0].Indicator.Latency.Threshold = 0 }, "indicator.latency.threshold: must be a positive duration with unit, e.g. 10ms"},

@@ -52,7 +52,7 @@ func newOutput(now time.Time, resource pcommon.Map) (pmetric.Metrics, *outputMet
 		return m.SetEmptyGauge().DataPoints()
 	}
 	o := &outputMetrics{ts: pcommon.NewTimestampFromTime(now)}
-	o.sli = gauge(MetricSLI, "Good events divided by all events over the window.", "1")
+	o.sli = gauge(MetricSLI, "Good events divided by all events over the window (for a Timeslices SLO: good time slices divided by all).", "1")
 	o.burn = gauge(MetricBurnRate, "Rate at which the error budget is spent over the window: (1 - sli) / (1 - objective).", "1")
 	o.objective = gauge(MetricObjective, "The SLO's target ratio of good events.", "1")
 	o.budget = gauge(MetricBudgetRemaining, "Share of the error budget left over the SLO's time window; negative once overspent.", "1")

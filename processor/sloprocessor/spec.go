@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/otelcol-sre/otelcol-sre/processor/sloprocessor/internal/sli"
@@ -28,6 +29,8 @@ func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prep
 	if err != nil {
 		fieldErrs = append(fieldErrs, err)
 	}
+	slice, sliceTarget, errs := cfg.timeslices(s, budget)
+	fieldErrs = append(fieldErrs, errs...)
 	if len(fieldErrs) > 0 {
 		return sli.Spec{}, fieldErrs, nil
 	}
@@ -38,6 +41,8 @@ func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prep
 		Budget:           budget,
 		MinEvents:        cfg.Alerting.MinEvents,
 		MaxFutureSkew:    cfg.MaxFutureSkew,
+		Slice:            slice,
+		SliceTarget:      sliceTarget,
 	}
 	for _, w := range cfg.Windows {
 		spec.Windows = append(spec.Windows, sli.Window{Name: w.String(), Length: time.Duration(w)})
@@ -52,6 +57,59 @@ func (cfg *Config) sloSpec(s *SLOConfig) (spec sli.Spec, fieldErrs []error, prep
 		return sli.Spec{}, nil, fmt.Errorf("time_window: %w", err)
 	}
 	return spec, nil, nil
+}
+
+// Budgeting methods (OpenSLO budgetingMethod).
+const (
+	Occurrences = "Occurrences"
+	Timeslices  = "Timeslices"
+)
+
+// IsTimeslices tells whether the SLO counts good time slices rather than
+// good events; unknown methods are Validate's to report.
+func (s *SLOConfig) IsTimeslices() bool { return strings.EqualFold(s.BudgetingMethod, Timeslices) }
+
+// timeslices reads budgeting_method and the objective's time slice fields:
+// the slice length and target of a Timeslices SLO, zero for Occurrences.
+// The slice must divide every window and the SLO's own window, and 15m for a
+// calendar window (time zone offsets), so that every window holds whole
+// slices.
+func (cfg *Config) timeslices(s *SLOConfig, budget sli.BudgetWindow) (slice time.Duration, target float64, errs []error) {
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	o := s.Objective
+	switch {
+	case s.BudgetingMethod == "" || strings.EqualFold(s.BudgetingMethod, Occurrences):
+		if o.TimeSliceTarget != 0 || o.TimeSliceWindow != 0 {
+			add("objective.time_slice_target, time_slice_window: only with budgeting_method: %s — set it or remove them", Timeslices)
+		}
+		return 0, 0, errs
+	case !s.IsTimeslices():
+		add("budgeting_method: unknown method %q — use %s (every event weighs the same) or %s (every time slice does)", s.BudgetingMethod, Occurrences, Timeslices)
+		return 0, 0, errs
+	}
+	switch t := o.TimeSliceTarget; {
+	case t > 1 && t <= 100:
+		add("objective.time_slice_target: must be in (0,1], got %v — did you mean %v?", t, t/100)
+	case !(t > 0 && t <= 1):
+		add("objective.time_slice_target: must be in (0,1] with budgeting_method: %s, got %v — the SLI a slice needs to be good, e.g. 0.95", Timeslices, t)
+	}
+	slice = time.Duration(o.TimeSliceWindow)
+	if slice <= 0 {
+		add("objective.time_slice_window: required with budgeting_method: %s — the length of a slice, e.g. 1m or 5m", Timeslices)
+		return 0, 0, errs
+	}
+	for i, w := range cfg.Windows {
+		if w > 0 && time.Duration(w)%slice != 0 {
+			add("objective.time_slice_window: %v does not divide windows[%d] %v — use a slice that divides every window (e.g. 1m), or change windows", o.TimeSliceWindow, i, w)
+		}
+	}
+	switch {
+	case budget.Calendar != sli.Rolling && (15*time.Minute)%slice != 0:
+		add("objective.time_slice_window: %v does not divide 15m, which calendar windows need (time zones are offset by multiples of 15m) — use e.g. 1m, 5m or 15m", o.TimeSliceWindow)
+	case budget.Calendar == sli.Rolling && budget.Length%slice != 0:
+		add("objective.time_slice_window: %v does not divide time_window.duration %v — use a slice that does", o.TimeSliceWindow, Duration(budget.Length))
+	}
+	return slice, o.TimeSliceTarget, errs
 }
 
 // Ratio returns the target as a ratio in (0,1), from target or

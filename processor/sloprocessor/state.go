@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -29,7 +30,10 @@ func (e *Evaluator) fingerprint(s *sloState) uint64 {
 		TimeWindow                   TimeWindowConfig
 		Resolution, BudgetResolution Duration
 		Windows                      []Duration
-	}{s.cfg.Indicator, s.cfg.GroupBy, s.cfg.TimeWindow, e.cfg.Resolution, e.cfg.BudgetResolution, e.cfg.Windows})
+		// TimeSlice is a Timeslices SLO's slice: its state is slices.
+		// Empty for Occurrences, so their fingerprints stay as they were.
+		TimeSlice time.Duration `json:",omitempty"`
+	}{s.cfg.Indicator, s.cfg.GroupBy, s.cfg.TimeWindow, e.cfg.Resolution, e.cfg.BudgetResolution, e.cfg.Windows, s.spec.Slice})
 	return xxhash.Sum64(b)
 }
 

@@ -115,6 +115,9 @@ func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
 		if err != nil {
 			return out, nil, fmt.Errorf("slos[%d] (%s): %w", i, s.Name, err)
 		}
+		if s.IsTimeslices() {
+			return out, nil, fmt.Errorf("slos[%d] (%s): budgeting_method: Timeslices has no rules yet — its values are in-stream", i, s.Name)
+		}
 		by := append(slices.Clone(opt.By), labelSLOName, "slo_service")
 		for _, a := range s.GroupBy {
 			by = append(by, promLabel(a))

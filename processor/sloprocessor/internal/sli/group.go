@@ -43,13 +43,13 @@ func NewGroup(spec *Spec, now int64) *Group {
 	return &Group{
 		spec:    spec,
 		Created: now,
-		fine:    newRing(int64(spec.Resolution), spec.fineSize, spec.fineLens),
+		fine:    newRing(spec.fineRes(), spec.fineSize, spec.fineLens),
 		coarse:  newRing(int64(spec.BudgetResolution), spec.budgetSize, budgetLens(spec)),
 	}
 }
 
 func budgetLens(spec *Spec) []int64 {
-	if spec.Budget.Calendar == Rolling {
+	if spec.Budget.Calendar == Rolling && spec.Slice == 0 {
 		return []int64{spec.budgetLen}
 	}
 	return nil
@@ -78,7 +78,10 @@ func (g *Group) Add(now, t int64, good, total float64) Outcome {
 
 // WindowResult is the state of one window at evaluation time.
 type WindowResult struct {
+	// Good and Total are events, or for a Timeslices SLO slices.
 	Good, Total float64
+	// Events are the events in the window (Total for Occurrences).
+	Events float64
 	// HasEvents is false when the window holds no events: SLI, BurnRate
 	// and (for the budget) Remaining are then meaningless and not emitted.
 	HasEvents bool
@@ -113,6 +116,32 @@ func (g *Group) Evaluate(now, since int64, r *Result) {
 		r.Windows = make([]WindowResult, len(s.Windows))
 	}
 	r.Windows = r.Windows[:len(s.Windows)]
+	if s.Slice > 0 {
+		g.evaluateSlices(now, since, r)
+	} else {
+		g.evaluateEvents(now, since, r)
+	}
+
+	if cap(r.Alerts) < len(s.severities) {
+		r.Alerts = make([]bool, len(s.severities))
+	}
+	r.Alerts = r.Alerts[:len(s.severities)]
+	clear(r.Alerts)
+	for i, rule := range s.Rules {
+		long, short := r.Windows[rule.Long], r.Windows[rule.Short]
+		if long.HasEvents && short.HasEvents && long.Events >= s.MinEvents &&
+			long.BurnRate >= rule.Factor && short.BurnRate >= rule.Factor {
+			r.Alerts[s.ruleSev[i]] = true
+		}
+	}
+	r.Good = clampCount(g.good, g.total)
+	r.Bad = g.total - r.Good
+}
+
+// evaluateEvents fills the windows and the budget of an Occurrences SLO at
+// now.
+func (g *Group) evaluateEvents(now, since int64, r *Result) {
+	s := g.spec
 	for i := range s.Windows {
 		r.Windows[i] = s.result(g.fine.at(i, now), s.WindowCoverage(i, now, since))
 	}
@@ -128,21 +157,6 @@ func (g *Group) Evaluate(now, since int64, r *Result) {
 		bad := r.Budget.Total - r.Budget.Good
 		r.BudgetRemaining = 1 - bad/((1-s.Target)*r.Budget.Total)
 	}
-
-	if cap(r.Alerts) < len(s.severities) {
-		r.Alerts = make([]bool, len(s.severities))
-	}
-	r.Alerts = r.Alerts[:len(s.severities)]
-	clear(r.Alerts)
-	for i, rule := range s.Rules {
-		long, short := r.Windows[rule.Long], r.Windows[rule.Short]
-		if long.HasEvents && short.HasEvents && long.Total >= s.MinEvents &&
-			long.BurnRate >= rule.Factor && short.BurnRate >= rule.Factor {
-			r.Alerts[s.ruleSev[i]] = true
-		}
-	}
-	r.Good = clampCount(g.good, g.total)
-	r.Bad = g.total - r.Good
 }
 
 // result turns summed events into an SLI and burn rate.
@@ -153,6 +167,7 @@ func (s *Spec) result(p pair, cov float64) WindowResult {
 	}
 	w.HasEvents = true
 	w.Total = p.total
+	w.Events = p.total
 	w.Good = clampCount(p.good, p.total)
 	w.SLI = w.Good / w.Total
 	w.BurnRate = (1 - w.SLI) / (1 - s.Target)

@@ -289,14 +289,8 @@ func TestGroupCoverage(t *testing.T) {
 }
 
 func TestGroupCalendarMonth(t *testing.T) {
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	require.NoError(t, err)
 	spec := workbookSpec(t)
-	spec.Budget = BudgetWindow{Name: "month", Calendar: Month, Location: berlin}
-	require.NoError(t, spec.Prepare())
-
-	// March 2026 in Berlin begins at 2026-02-28T23:00Z.
-	monthStart := time.Date(2026, 2, 28, 23, 0, 0, 0, time.UTC)
+	monthStart := berlinMonth(t, spec)
 	g := NewGroup(spec, monthStart.Add(-24*time.Hour).UnixNano())
 	add := func(ts time.Time, good, total float64) {
 		require.Equal(t, Accepted, g.Add(ts.UnixNano(), ts.UnixNano(), good, total))
@@ -320,6 +314,16 @@ func TestGroupCalendarMonth(t *testing.T) {
 	april := time.Date(2026, 3, 31, 22, 0, 0, 0, time.UTC)
 	g.Evaluate(april.Add(time.Minute).UnixNano(), monthStart.UnixNano(), &r)
 	assert.False(t, r.Budget.HasEvents)
+}
+
+// berlinMonth makes spec's budget the calendar month in Berlin and returns
+// the start of March 2026 there: 2026-02-28T23:00Z.
+func berlinMonth(t *testing.T, spec *Spec) time.Time {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	spec.Budget = BudgetWindow{Name: "month", Calendar: Month, Location: berlin}
+	require.NoError(t, spec.Prepare())
+	return time.Date(2026, 2, 28, 23, 0, 0, 0, time.UTC)
 }
 
 func TestGroupFractionalCountsResync(t *testing.T) {

@@ -64,6 +64,12 @@ type Spec struct {
 	MinEvents float64
 	// MaxFutureSkew is how far ahead of the evaluation clock a point may be.
 	MaxFutureSkew time.Duration
+	// Slice, when positive, makes the SLO a Timeslices SLO (OpenSLO
+	// budgetingMethod: Timeslices): every window and the budget count time
+	// slices of this length, good when their events' SLI is at least
+	// SliceTarget, instead of events (timeslices.go).
+	Slice       time.Duration
+	SliceTarget float64
 
 	severities []string // distinct severities in rule order
 	ruleSev    []int    // rule index -> severity index
@@ -71,6 +77,7 @@ type Spec struct {
 	fineSize   int64
 	budgetLen  int64 // rolling budget window length in slots
 	budgetSize int64
+	sliceLens  []int64 // Timeslices: window lengths in slices
 }
 
 // Severities returns the distinct alert severities in rule order.
@@ -90,6 +97,12 @@ func (s *Spec) Prepare() error {
 	}
 	if s.MaxFutureSkew < 0 {
 		return fmt.Errorf("max future skew must not be negative, got %v", s.MaxFutureSkew)
+	}
+	if s.Slice > 0 {
+		if err := s.prepareSlices(); err != nil {
+			return err
+		}
+		return s.prepareRules()
 	}
 	s.fineLens = make([]int64, len(s.Windows))
 	s.fineSize = 0
@@ -112,15 +125,16 @@ func (s *Spec) Prepare() error {
 		if (15*time.Minute)%s.BudgetResolution != 0 {
 			return fmt.Errorf("calendar windows need a budget resolution that divides 15m (time zone offsets), got %v", s.BudgetResolution)
 		}
-		days := 32 * 24 * time.Hour
-		if s.Budget.Calendar == Week {
-			days = 8 * 24 * time.Hour
-		}
 		s.budgetLen = 0
-		s.budgetSize = int64(days/s.BudgetResolution) + s.margin(s.BudgetResolution)
+		s.budgetSize = int64(s.calendarDays()/s.BudgetResolution) + s.margin(s.BudgetResolution)
 	default:
 		return fmt.Errorf("unknown calendar %d", s.Budget.Calendar)
 	}
+	return s.prepareRules()
+}
+
+// prepareRules checks the alert rules and collects their severities.
+func (s *Spec) prepareRules() error {
 	s.severities = s.severities[:0]
 	s.ruleSev = make([]int, len(s.Rules))
 	for i, r := range s.Rules {
@@ -152,8 +166,23 @@ func (s *Spec) margin(res time.Duration) int64 {
 	return 1 + int64((s.MaxFutureSkew+res-1)/res) + 1
 }
 
+// calendarDays is the most days a calendar window spans: rings hold that much.
+func (s *Spec) calendarDays() time.Duration {
+	if s.Budget.Calendar == Week {
+		return 8 * 24 * time.Hour
+	}
+	return 32 * 24 * time.Hour
+}
+
 // budgetStart returns the start of the calendar window containing now.
 func (s *Spec) budgetStart(now int64) int64 {
+	start, _ := s.budgetPeriod(now)
+	return start
+}
+
+// budgetPeriod returns the calendar window containing now, (start, end], or
+// for a rolling window (now - length, now].
+func (s *Spec) budgetPeriod(now int64) (start, end int64) {
 	loc := s.Budget.Location
 	if loc == nil {
 		loc = time.UTC
@@ -161,12 +190,14 @@ func (s *Spec) budgetStart(now int64) int64 {
 	t := time.Unix(0, now).In(loc)
 	switch s.Budget.Calendar {
 	case Month:
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc).UnixNano()
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc).UnixNano(),
+			time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, loc).UnixNano()
 	case Week:
 		back := (int(t.Weekday()) + 6) % 7 // days since Monday
-		return time.Date(t.Year(), t.Month(), t.Day()-back, 0, 0, 0, 0, loc).UnixNano()
+		return time.Date(t.Year(), t.Month(), t.Day()-back, 0, 0, 0, 0, loc).UnixNano(),
+			time.Date(t.Year(), t.Month(), t.Day()-back+7, 0, 0, 0, 0, loc).UnixNano()
 	default:
-		return now - int64(s.Budget.Length)
+		return now - int64(s.Budget.Length), now
 	}
 }
 
