@@ -15,35 +15,46 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
 )
 
-// TestRulesGolden: the rules generated from testdata/slo.yaml are
-// testdata/rules/slo.rules.yaml (regenerate with -update).
+// TestRulesGolden: the rules generated from testdata/slo.yaml and
+// testdata/timeslices.yaml are testdata/rules/slo.rules.yaml and
+// timeslices.rules.yaml (regenerate with -update).
 func TestRulesGolden(t *testing.T) {
-	golden := filepath.Join("testdata", "rules", "slo.rules.yaml")
-	out, stderr, err := runCLI(t, "rules", "--config", "testdata/slo.yaml")
-	require.NoError(t, err)
-	assert.Equal(t, "note: checkout-availability: the calendar time window \"1w\" has no PromQL range; its budget stays in-stream (slo_error_budget_remaining)\n", stderr)
-	if *update {
-		require.NoError(t, os.WriteFile(golden, []byte(out), 0o644))
+	for name, wantStderr := range map[string]string{
+		"slo":        "note: checkout-availability: the calendar time window \"1w\" has no PromQL range; its budget stays in-stream (slo_error_budget_remaining)\n",
+		"timeslices": "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			golden := filepath.Join("testdata", "rules", name+".rules.yaml")
+			out, stderr, err := runCLI(t, "rules", "--config", "testdata/"+name+".yaml")
+			require.NoError(t, err)
+			assert.Equal(t, wantStderr, stderr)
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(out), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), out)
+		})
 	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), out)
 }
 
 // TestRulesPromtool: promtool accepts the generated rules, and in its unit
-// tests (testdata/rules/slo.test.yaml) the page and ticket alerts fire on
-// scripted burns across a replica change and stay quiet below min_events
-// and after recovery.
+// tests (testdata/rules/*.test.yaml) the page and ticket alerts fire on
+// scripted burns (across a replica change; on bad slices) and stay quiet
+// below min_events, after recovery and on a look-alike (one minute of many
+// errors is one bad slice).
 func TestRulesPromtool(t *testing.T) {
 	promtool := testenv.LookPath(t, "promtool", "prometheus")
-	for _, args := range [][]string{
-		{"check", "rules", "slo.rules.yaml"},
-		{"test", "rules", "slo.test.yaml"},
-	} {
-		cmd := exec.Command(promtool, args...)
-		cmd.Dir = filepath.Join("testdata", "rules")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "promtool %v:\n%s", args, out)
+	for _, name := range []string{"slo", "timeslices"} {
+		for _, args := range [][]string{
+			{"check", "rules", name + ".rules.yaml"},
+			{"test", "rules", name + ".test.yaml"},
+		} {
+			cmd := exec.Command(promtool, args...)
+			cmd.Dir = filepath.Join("testdata", "rules")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "promtool %v:\n%s", args, out)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -33,6 +34,11 @@ const (
 	RecordSLI             = RecordPrefix + "sli"
 	RecordBurnRate        = RecordPrefix + "burn_rate"
 	RecordBudgetRemaining = RecordPrefix + "error_budget_remaining"
+
+	// Timeslices SLOs: per slice (label slo_window = the slice), its
+	// events and its verdict, 1 for a good slice and 0 for a bad one.
+	RecordSliceEvents = RecordPrefix + "timeslice_events"
+	RecordSliceGood   = RecordPrefix + "timeslice_good"
 
 	// RecordPrefix starts every recorded name; InStreamPrefix starts the
 	// processor's metrics in Prometheus (slo.sli -> slo_sli).
@@ -70,8 +76,11 @@ type File struct {
 
 // Group is a rule group.
 type Group struct {
-	Name  string `yaml:"name" json:"name"`
-	Rules []Rule `yaml:"rules" json:"rules"`
+	Name string `yaml:"name" json:"name"`
+	// Interval overrides the evaluation interval (the slice of a
+	// Timeslices SLO).
+	Interval string `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Rules    []Rule `yaml:"rules" json:"rules"`
 }
 
 // Rule is a recording or an alerting rule.
@@ -103,7 +112,8 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', 12, 64) 
 // Generate writes, per SLO of cfg, recording rules for its events,
 // SLI and burn rate over every window (and over a rolling budget window)
 // and one multi-window multi-burn-rate alert per severity of
-// alerting.rules. Every window is the increase of slo_events summed across
+// alerting.rules. A Timeslices SLO's SLIs, burn rates and budget count
+// slices (slices, sliceWindow). Every window is the increase of slo_events summed across
 // the replicas that emitted it (an SLO may move between SLO-tier replicas):
 // bad events over all events, one division last, as the processor does.
 func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
@@ -115,30 +125,34 @@ func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
 		if err != nil {
 			return out, nil, fmt.Errorf("slos[%d] (%s): %w", i, s.Name, err)
 		}
-		if s.IsTimeslices() {
-			return out, nil, fmt.Errorf("slos[%d] (%s): budgeting_method: Timeslices has no rules yet — its values are in-stream", i, s.Name)
-		}
 		by := append(slices.Clone(opt.By), labelSLOName, "slo_service")
 		for _, a := range s.GroupBy {
 			by = append(by, promLabel(a))
 		}
 		g := sloRules{name: s.Name, target: target, by: strings.Join(by, ", "), metric: opt.EventsMetric}
 		group := Group{Name: "slo-" + s.Name}
-		windows := make([]string, 0, len(cfg.Windows)+1)
-		for _, w := range cfg.Windows {
-			windows = append(windows, w.String())
-		}
+		windows := slices.Clone(cfg.Windows)
 		budgetWindow := ""
 		if d, ok := s.TimeWindow.Rolling(); ok {
 			budgetWindow = sloprocessor.Duration(d).String()
-			if !slices.Contains(windows, budgetWindow) {
-				windows = append(windows, budgetWindow)
+			if !slices.Contains(windows, sloprocessor.Duration(d)) {
+				windows = append(windows, sloprocessor.Duration(d))
 			}
 		} else {
 			notes = append(notes, fmt.Sprintf("%s: the calendar time window %q has no PromQL range; its budget stays in-stream (slo_error_budget_remaining)", s.Name, s.TimeWindow.Duration))
 		}
-		for _, w := range windows {
-			group.Rules = append(group.Rules, g.window(w, w == budgetWindow)...)
+		if s.IsTimeslices() {
+			slice := s.Objective.TimeSliceWindow
+			g.slice, g.sliceTarget = slice.String(), s.Objective.TimeSliceTarget
+			group.Interval = g.slice
+			group.Rules = g.slices()
+			for _, w := range windows {
+				group.Rules = append(group.Rules, g.sliceWindow(w, w.String() == budgetWindow, int64(w/slice))...)
+			}
+		} else {
+			for _, w := range windows {
+				group.Rules = append(group.Rules, g.window(w.String(), w.String() == budgetWindow)...)
+			}
 		}
 		group.Rules = append(group.Rules, g.alerts(cfg)...)
 		if budgetWindow != "" {
@@ -153,6 +167,9 @@ func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
 type sloRules struct {
 	name, by, metric string
 	target           float64
+	// Timeslices: the slice and the SLI a slice needs.
+	slice       string
+	sliceTarget float64
 }
 
 func (g sloRules) sel(extra string) string {
@@ -181,6 +198,73 @@ func (g sloRules) window(w string, isBudget bool) []Rule {
 		rules = append(rules, Rule{Record: RecordBudgetRemaining, Labels: labels, Expr: fmt.Sprintf("1 - (\n%s\n) / %s", ratio, budget)})
 	}
 	return rules
+}
+
+// slices are the first rules of a Timeslices SLO's group, which is
+// evaluated once a slice (its interval), so that its window rules see the
+// verdict of the same evaluation: each evaluation records the events of the
+// slice that ends at the last slo_events sample and whether it was good. A slice's events are the
+// difference of each series' slo_events over one slice (offset), summed
+// across replicas: with the processor emitting at the multiples of its
+// evaluation_interval (a divisor of the slice), those are the events
+// emitted in (B - slice, B] for that last emission B, so the slices do not
+// overlap or leave gaps whatever the ruler's own phase. A series that
+// restarted from 0 in the slice (a replica without storage) is left out of
+// it (negative difference). A slice is good when bad ≤ (1 - slice target) ×
+// total, which holds for a slice without events: as in the processor,
+// empty slices are good.
+func (g sloRules) slices() []Rule {
+	labels := map[string]string{labelSLOName: g.name, labelWindow: g.slice}
+	delta := func(extra string) string {
+		sel := fmt.Sprintf("%s{%s}", g.metric, g.sel(extra))
+		return fmt.Sprintf("sum by (%s) ((%s - %s offset %s) >= 0)", g.by, sel, sel, g.slice)
+	}
+	total, bad := delta(""), delta(fmt.Sprintf(`, %s="bad"`, labelOutcome))
+	return []Rule{
+		{Record: RecordSliceEvents, Labels: labels, Expr: total},
+		{Record: RecordSliceGood, Labels: labels, Expr: fmt.Sprintf("%s\n<= bool\n%s * %s", bad, formatFloat(1-g.sliceTarget), total)},
+	}
+}
+
+// sliceWindow writes the rules of window w (n slices) of a Timeslices SLO:
+// its events (for alerting.min_events), the share of good slices among
+// those recorded in it (no sample without events, like the processor), the
+// burn rate, and for the SLO's own window the budget left in slices.
+func (g sloRules) sliceWindow(window sloprocessor.Duration, isBudget bool, n int64) []Rule {
+	w, r := window.String(), sliceRange(time.Duration(window))
+	labels := map[string]string{labelSLOName: g.name, labelWindow: w}
+	verdicts := fmt.Sprintf("%s{%s}[%s]", RecordSliceGood, g.sel(""), r)
+	withEvents := fmt.Sprintf("\nand ignoring (%s)\n%s > 0", labelWindow, g.recorded(RecordEventsTotal, w))
+	budget := formatFloat(1 - g.target)
+	rules := []Rule{
+		{Record: RecordEventsTotal, Labels: labels, Expr: fmt.Sprintf("sum_over_time(%s{%s}[%s])", RecordSliceEvents, g.sel(""), r)},
+		{Record: RecordSLI, Labels: labels, Expr: fmt.Sprintf("avg_over_time(%s)%s", verdicts, withEvents)},
+		{Record: RecordBurnRate, Labels: labels, Expr: fmt.Sprintf("(1 - avg_over_time(%s)) / %s%s", verdicts, budget, withEvents)},
+	}
+	if isBudget {
+		rules = append(rules, Rule{Record: RecordBudgetRemaining, Labels: labels, Expr: fmt.Sprintf(
+			"1 - (count_over_time(%s) - sum_over_time(%s)) / (%s * %d)%s", verdicts, verdicts, budget, n, withEvents)})
+	}
+	return rules
+}
+
+// sliceRange is the PromQL range that holds the w/slice verdicts recorded
+// in (T - w, T]: w less 1ms, written largest unit first (29d23h59m59s999ms).
+// Prometheus 2 ranges are closed, [T - w, T], and with verdicts recorded
+// every slice a range of w would hold one more than the window's slices.
+func sliceRange(w time.Duration) string {
+	rest := w - time.Millisecond
+	var b strings.Builder
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
+		if n := rest / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			rest -= n * u.d
+		}
+	}
+	return b.String()
 }
 
 // alerts writes one alert per severity: any of its rules fires when the

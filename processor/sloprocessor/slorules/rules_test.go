@@ -6,6 +6,7 @@ package slorules
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,6 +51,7 @@ func TestGenerate(t *testing.T) {
 		wantNotes int
 		windows   int // recorded windows: 7 defaults + the rolling budget window unless calendar
 		alerts    int // page, ticket, and budget exhausted unless calendar
+		interval  string
 	}{
 		{
 			name:     "group_by attributes are kept as Prometheus labels",
@@ -64,6 +66,23 @@ func TestGenerate(t *testing.T) {
 			mutate:   func(*sloprocessor.SLOConfig) {},
 			opt:      Options{EventsMetric: "slo_events_total"},
 			wantExpr: []string{") / 0.005", `sum by (slo_name, slo_service) (increase(slo_events_total{slo_name="api"}[5m]))`},
+			windows:  8,
+			alerts:   3,
+		},
+		{
+			name: "a Timeslices SLO records its slices once a slice and counts good slices over each window",
+			mutate: func(s *sloprocessor.SLOConfig) {
+				s.BudgetingMethod = sloprocessor.Timeslices
+				s.Objective.TimeSliceTarget = 0.9
+				s.Objective.TimeSliceWindow = sloprocessor.Duration(5 * time.Minute)
+			},
+			opt: Options{EventsMetric: "slo_events_total"},
+			wantExpr: []string{
+				`sum by (slo_name, slo_service) ((slo_events_total{slo_name="api", slo_outcome="bad"} - slo_events_total{slo_name="api", slo_outcome="bad"} offset 5m) >= 0)` + "\n<= bool\n0.1 * sum by",
+				`avg_over_time(slo:timeslice_good{slo_name="api"}[59m59s999ms])`,
+				`/ (0.005 * 8064)`, // 28 days of 5m slices
+			},
+			interval: "5m",
 			windows:  8,
 			alerts:   3,
 		},
@@ -84,6 +103,7 @@ func TestGenerate(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, notes, tt.wantNotes)
 			require.Len(t, f.Groups, 1)
+			assert.Equal(t, tt.interval, f.Groups[0].Interval)
 			var exprs []string
 			windows := map[string]bool{}
 			alerts := 0
@@ -103,6 +123,14 @@ func TestGenerate(t *testing.T) {
 				assert.Contains(t, all, w)
 			}
 		})
+	}
+}
+
+func TestSliceRange(t *testing.T) {
+	for w, want := range map[time.Duration]string{
+		5 * time.Minute: "4m59s999ms", time.Hour: "59m59s999ms", 30 * 24 * time.Hour: "29d23h59m59s999ms", time.Second: "999ms",
+	} {
+		assert.Equal(t, want, sliceRange(w), w)
 	}
 }
 
