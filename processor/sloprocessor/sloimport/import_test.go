@@ -24,6 +24,8 @@ func TestConvert(t *testing.T) {
 		converted map[string]sloprocessor.IndicatorConfig
 		refused   []string // substrings of the error
 		notes     int
+		// Timeslices SLOs' objectives; the others are Occurrences.
+		timeslices map[string]sloprocessor.ObjectiveConfig
 	}{
 		{
 			file: "sloth.yaml", format: Sloth,
@@ -69,14 +71,31 @@ func TestConvert(t *testing.T) {
 					MetricSelector: sloprocessor.MetricSelector{Metric: "search_duration_milliseconds", Attributes: map[string]string{"route": "/q"}},
 					Threshold:      500 * time.Millisecond, Unit: "ms",
 				}},
+				"checkout-good-minutes": {Latency: &sloprocessor.LatencyConfig{
+					MetricSelector: sloprocessor.MetricSelector{Metric: "http_server_request_duration_seconds", Attributes: map[string]string{"service": "checkout"}},
+					Threshold:      250 * time.Millisecond, Unit: "s",
+				}},
+				"search-p99-slices": {Latency: &sloprocessor.LatencyConfig{
+					MetricSelector: sloprocessor.MetricSelector{Metric: "search_duration_milliseconds", Attributes: map[string]string{"route": "/q"}},
+					Threshold:      500 * time.Millisecond, Unit: "ms",
+				}},
+			},
+			timeslices: map[string]sloprocessor.ObjectiveConfig{
+				// ratio: the slice target as given
+				"checkout-good-minutes": {Target: 0.999, TimeSliceTarget: 0.95, TimeSliceWindow: sloprocessor.Duration(time.Minute)},
+				// threshold: the quantile of the query; a number of minutes
+				"search-p99-slices": {Target: 0.99, TimeSliceTarget: 0.99, TimeSliceWindow: sloprocessor.Duration(5 * time.Minute)},
 			},
 			refused: []string{
-				"SLO uptime-timeslices: budgetingMethod Timeslices: not supported by the processor yet",
+				`SLO uptime-timeslices: objectives[0]: op "gte": only lte/lt convert`,
+				"SLO ratio-timeslices: budgetingMethod RatioTimeslices: the mean of the slices' ratios is not implemented by the processor — use Timeslices",
+				"SLO timeslices-without-window: objectives[0]: timeSliceWindow: required with budgetingMethod Timeslices, e.g. 1m",
+				`SLO timeslices-mean-query: objectives[0]: thresholdMetric "sum(rate(search_duration_milliseconds_bucket{route=\"/q\", le=\"+Inf\"}[5m]))": with Timeslices the query must be histogram_quantile(q, ...)`,
 				"SLO cpu-gauge: objectives[0]: thresholdMetric: ",
 				"a gauge's samples are not events",
 				`SLO datadog-source: objectives[0]: ratioMetric.total.metricSource.type "Datadog": only Prometheus queries convert`,
 			},
-			notes: 2,
+			notes: 4,
 		},
 	}
 	for _, tt := range tests {
@@ -93,6 +112,12 @@ func TestConvert(t *testing.T) {
 			got := map[string]sloprocessor.IndicatorConfig{}
 			for _, s := range slos {
 				got[s.Name] = s.Indicator
+				if o, ok := tt.timeslices[s.Name]; ok {
+					assert.Equal(t, sloprocessor.Timeslices, s.BudgetingMethod, s.Name)
+					assert.Equal(t, o, s.Objective, s.Name)
+				} else if tt.format == OpenSLO {
+					assert.Equal(t, sloprocessor.Occurrences, s.BudgetingMethod, s.Name)
+				}
 			}
 			assert.Equal(t, tt.converted, got)
 

@@ -43,11 +43,15 @@ func sloMap(s sloprocessor.SLOConfig) map[string]any {
 	put("service", s.Service)
 	put("description", s.Description)
 	put("budgeting_method", s.BudgetingMethod)
+	o := map[string]any{"target": s.Objective.Target}
 	if s.Objective.TargetPercent != 0 {
-		m["objective"] = map[string]any{"target_percent": s.Objective.TargetPercent}
-	} else {
-		m["objective"] = map[string]any{"target": s.Objective.Target}
+		o = map[string]any{"target_percent": s.Objective.TargetPercent}
 	}
+	if s.Objective.TimeSliceWindow != 0 {
+		o["time_slice_target"] = s.Objective.TimeSliceTarget
+		o["time_slice_window"] = s.Objective.TimeSliceWindow.String()
+	}
+	m["objective"] = o
 	tw := map[string]any{"duration": s.TimeWindow.Duration}
 	if s.TimeWindow.Calendar != nil {
 		tw["calendar"] = map[string]any{"time_zone": s.TimeWindow.Calendar.TimeZone}

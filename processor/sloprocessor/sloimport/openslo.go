@@ -6,6 +6,7 @@ package sloimport
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -54,11 +55,14 @@ type timeWindow struct {
 }
 
 type objective struct {
-	DisplayName   string   `yaml:"displayName"`
-	Op            string   `yaml:"op"`
-	Value         *float64 `yaml:"value"`
-	Target        float64  `yaml:"target"`
-	TargetPercent float64  `yaml:"targetPercent"`
+	DisplayName     string   `yaml:"displayName"`
+	Op              string   `yaml:"op"`
+	Value           *float64 `yaml:"value"`
+	Target          float64  `yaml:"target"`
+	TargetPercent   float64  `yaml:"targetPercent"`
+	TimeSliceTarget *float64 `yaml:"timeSliceTarget"`
+	// TimeSliceWindow is a duration (5m) or a number of minutes.
+	TimeSliceWindow string `yaml:"timeSliceWindow"`
 }
 
 type metricHolder struct {
@@ -120,12 +124,15 @@ func convertOpenSLO(b []byte) ([]sloprocessor.SLOConfig, []string, error) {
 
 func convertOpenSLOSLO(d openSLODoc, slis map[string]*openSLODoc) ([]sloprocessor.SLOConfig, []string, error) {
 	s := d.Spec
+	method := sloprocessor.Occurrences
 	switch strings.ToLower(s.BudgetingMethod) {
 	case "occurrences", "":
-	case "timeslices", "ratiotimeslices":
-		return nil, nil, fmt.Errorf("budgetingMethod %s: not supported by the processor yet — use Occurrences", s.BudgetingMethod)
+	case "timeslices":
+		method = sloprocessor.Timeslices
+	case "ratiotimeslices":
+		return nil, nil, fmt.Errorf("budgetingMethod %s: the mean of the slices' ratios is not implemented by the processor — use Timeslices (the share of good slices) or Occurrences", s.BudgetingMethod)
 	default:
-		return nil, nil, fmt.Errorf("budgetingMethod %q: unknown — use Occurrences", s.BudgetingMethod)
+		return nil, nil, fmt.Errorf("budgetingMethod %q: unknown — use Occurrences or Timeslices", s.BudgetingMethod)
 	}
 	if len(s.TimeWindow) != 1 {
 		return nil, nil, fmt.Errorf("timeWindow: exactly one window converts, got %d", len(s.TimeWindow))
@@ -165,14 +172,83 @@ func convertOpenSLOSLO(d openSLODoc, slis map[string]*openSLODoc) ([]sloprocesso
 		if err != nil {
 			return out, notes, fmt.Errorf("objectives[%d]: %w", i, err)
 		}
-		notes = append(notes, n...)
-		out = append(out, sloprocessor.SLOConfig{
+		slo := sloprocessor.SLOConfig{
 			Name: name, Service: s.Service, Description: s.Description,
 			Objective:  sloprocessor.ObjectiveConfig{Target: o.Target, TargetPercent: o.TargetPercent},
-			TimeWindow: window, BudgetingMethod: "Occurrences", Indicator: ind,
-		})
+			TimeWindow: window, BudgetingMethod: method, Indicator: ind,
+		}
+		if method == sloprocessor.Timeslices {
+			sn, err := openSLOSlices(&slo, sli.Spec, o)
+			if err != nil {
+				return out, notes, fmt.Errorf("objectives[%d]: %w", i, err)
+			}
+			n = append(n, sn...)
+		}
+		notes = append(notes, n...)
+		out = append(out, slo)
 	}
 	return out, notes, nil
+}
+
+// openSLOSlices sets a Timeslices SLO's slices from the objective. A ratio
+// metric's slice is good when its SLI is at least timeSliceTarget. A
+// threshold metric's slice is good when its value meets the threshold: the
+// converted indicator compares each request with the threshold, and a
+// histogram_quantile(q, ...) ≤ threshold over a slice means at least q of
+// its requests are within it, so q is the slice target.
+func openSLOSlices(slo *sloprocessor.SLOConfig, sli openSLOSpec, o objective) ([]string, error) {
+	if o.TimeSliceWindow == "" {
+		return nil, errors.New("timeSliceWindow: required with budgetingMethod Timeslices, e.g. 1m")
+	}
+	w := o.TimeSliceWindow
+	if _, err := strconv.ParseUint(w, 10, 32); err == nil {
+		w += "m" // a number is minutes
+	}
+	if err := slo.Objective.TimeSliceWindow.UnmarshalText([]byte(w)); err != nil {
+		return nil, fmt.Errorf("timeSliceWindow: %w", err)
+	}
+	if sli.ThresholdMetric == nil {
+		if o.TimeSliceTarget == nil {
+			return nil, errors.New("timeSliceTarget: required with budgetingMethod Timeslices, e.g. 0.95")
+		}
+		slo.Objective.TimeSliceTarget = *o.TimeSliceTarget
+		return nil, nil
+	}
+	q, _ := sli.ThresholdMetric.query("thresholdMetric")
+	quantile, ok := quantileOf(q)
+	if !ok {
+		return nil, fmt.Errorf("thresholdMetric %q: with Timeslices the query must be histogram_quantile(q, ...) with a number q: a slice is good when at least q of its requests are within the threshold", q)
+	}
+	slo.Objective.TimeSliceTarget = quantile
+	note := fmt.Sprintf("%s: a slice is good when its %v-quantile is within %v, i.e. at least %v of its requests are (time_slice_target %v), taken once over every request of the slice", slo.Name, quantile, *o.Value, quantile, quantile)
+	if o.TimeSliceTarget != nil && *o.TimeSliceTarget != 1 {
+		note += fmt.Sprintf("; timeSliceTarget %v (the share of the query's samples in a slice that must meet the threshold) has no samples to count and is not used", *o.TimeSliceTarget)
+	}
+	return []string{note}, nil
+}
+
+// quantileOf returns q of a query histogram_quantile(q, ...).
+func quantileOf(query string) (float64, bool) {
+	expr, err := promqlParser.ParseExpr(windowVar.ReplaceAllString(query, "5m"))
+	if err != nil {
+		return 0, false
+	}
+	for {
+		p, ok := expr.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		expr = p.Expr
+	}
+	call, ok := expr.(*parser.Call)
+	if !ok || call.Func.Name != "histogram_quantile" || len(call.Args) != 2 {
+		return 0, false
+	}
+	n, ok := call.Args[0].(*parser.NumberLiteral)
+	if !ok || !(n.Val > 0 && n.Val <= 1) {
+		return 0, false
+	}
+	return n.Val, true
 }
 
 func openSLOIndicator(sli openSLOSpec, o objective) (sloprocessor.IndicatorConfig, []string, error) {
