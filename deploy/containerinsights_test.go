@@ -4,8 +4,12 @@
 package deploy_test
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+
+	"go.opentelemetry.io/collector/confmap"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,4 +89,66 @@ func TestContainerInsightsServiceAccountToken(t *testing.T) {
 			t.Errorf("allowed %s, which the option does not grant", describe(a))
 		}
 	}
+}
+
+// awsemf has no sending_queue and a scraper (awscontainerinsightreceiver) drops a collection its consumer
+// refuses, so in every config set the manifests run, each awsemf sits behind a persistent queue: its
+// pipelines receive only from loopback OTLP receivers, each fed by an otlp_grpc exporter whose sending_queue
+// is on a file_storage extension the service runs, one consumer at a time (cloudwatch.yaml says why).
+func TestEveryAWSEMFIsBehindAPersistentQueue(t *testing.T) {
+	ciChecked := false
+	for _, set := range configSets(t) {
+		conf := confmap.New()
+		for _, f := range set {
+			if err := conf.Merge(confmap.NewFromStringMap(readConfig(t, f))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := conf.ToStringMap()
+		running := map[string]bool{}
+		for _, e := range section(cfg, "service")["extensions"].([]any) {
+			running[e.(string)] = true
+		}
+		for name, p := range section(cfg, "service", "pipelines") {
+			pipeline := p.(map[string]any)
+			for _, e := range pipeline["exporters"].([]any) {
+				if typ, _, _ := strings.Cut(e.(string), "/"); typ != "awsemf" {
+					continue
+				}
+				ciChecked = ciChecked || e == "awsemf/containerinsights"
+				for _, r := range pipeline["receivers"].([]any) {
+					if err := persistentQueueFeeds(cfg, r.(string), running); err != nil {
+						t.Errorf("%v: pipeline %s (%s) receives from %s: %v", set, name, e, r, err)
+					}
+				}
+			}
+		}
+	}
+	if !ciChecked {
+		t.Error("no config set runs awsemf/containerinsights: the container-insights option was not checked")
+	}
+}
+
+// persistentQueueFeeds says why receiver is not a loopback OTLP receiver fed by a persistent, single-consumer
+// otlp_grpc queue (nil when it is).
+func persistentQueueFeeds(cfg map[string]any, receiver string, running map[string]bool) error {
+	endpoint, _ := section(cfg, "receivers", receiver, "protocols", "grpc")["endpoint"].(string)
+	if typ, _, _ := strings.Cut(receiver, "/"); typ != "otlp" || !strings.HasPrefix(endpoint, "127.0.0.1:") {
+		return fmt.Errorf("not an OTLP/gRPC receiver on 127.0.0.1 (endpoint %q)", endpoint)
+	}
+	for id, e := range section(cfg, "exporters") {
+		if typ, _, _ := strings.Cut(id, "/"); typ != "otlp_grpc" || e.(map[string]any)["endpoint"] != endpoint {
+			continue
+		}
+		q := section(cfg, "exporters", id, "sending_queue")
+		storage, _ := q["storage"].(string)
+		if storType, _, _ := strings.Cut(storage, "/"); q["enabled"] != true || storType != "file_storage" || !running[storage] {
+			return fmt.Errorf("%s's sending_queue is not on a running file_storage (enabled %v, storage %q)", id, q["enabled"], storage)
+		}
+		if fmt.Sprint(q["num_consumers"]) != "1" {
+			return fmt.Errorf("%s's sending_queue has num_consumers %v, want 1", id, q["num_consumers"])
+		}
+		return nil
+	}
+	return fmt.Errorf("no otlp_grpc exporter sends to %s", endpoint)
 }

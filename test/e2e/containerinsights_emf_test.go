@@ -97,24 +97,37 @@ var consoleDimensions = map[string][][]string{
 	"namespace_number_of_running_pods":      {{"ClusterName", "Namespace"}, {"ClusterName"}},
 }
 
+// containerInsightsAgent is the built binary with the container-insights option merged into an agent-like
+// config on loopback, its receiver replaced by OTLP (testdata/containerinsights-emf*.yaml); start again = a
+// new process on the same ports and data directory (an agent restart on the same node).
+type containerInsightsAgent struct{ env map[string]string }
+
+func newContainerInsightsAgent(t *testing.T, cwlEndpoint string) *containerInsightsAgent {
+	return &containerInsightsAgent{env: map[string]string{"HEALTH_PORT": freePort(t), "OTLP_PORT": freePort(t),
+		"OTELCOL_SRE_CI_QUEUE_PORT": freePort(t), "CWL_ENDPOINT": cwlEndpoint, "OTELCOL_SRE_DATA_DIR": t.TempDir(),
+		"OTELCOL_SRE_HOST_ROOT": t.TempDir()}}
+}
+
+func (a *containerInsightsAgent) start(t *testing.T) *collectortest.Process {
+	t.Helper()
+	return collectortest.StartConfigs(t, []string{filepath.Join("testdata", "containerinsights-emf.yaml"),
+		filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "container-insights.yaml"),
+		filepath.Join("testdata", "containerinsights-emf-override.yaml")}, a.env, "http://127.0.0.1:"+a.env["HEALTH_PORT"]+"/")
+}
+
 // TestContainerInsightsEMFForTheConsole: the container-insights option's awsemf/containerinsights
 // (deploy/configs/container-insights.yaml, loaded as the agent loads it) turns metrics shaped exactly as
 // awscontainerinsightreceiver emits them (cluster, node, node filesystem, pod, service, namespace) into EMF
 // events in the performance log group: every event valid against the EMF JSON schema, in the
 // ContainerInsights namespace, each console metric under exactly the console's dimension sets (no rollup
 // sets added), Sources and kubernetes as JSON objects (parse_json_encoded_attr_values) as the console's
-// performance-log queries read them. The receiver itself cannot run outside an EKS pod (deploy/README.md
-// "Container Insights parity").
+// performance-log queries read them. The metrics go the option's way: its persistent queue, then awsemf.
 func TestContainerInsightsEMFForTheConsole(t *testing.T) {
 	peer, endpoint := cloudWatchPeer(t)
 	const clusterName, node, instance = "e2e-cluster", "ip-10-0-1-23.ec2.internal", "i-0123456789abcdef0"
-	healthPort, otlpPort := collectortest.Port(collectortest.FreePort(t)), collectortest.Port(collectortest.FreePort(t))
-	proc := collectortest.Start(t, filepath.Join("testdata", "containerinsights-emf.yaml"), map[string]string{
-		"HEALTH_PORT": healthPort, "OTLP_PORT": otlpPort, "CWL_ENDPOINT": endpoint, "OTELCOL_SRE_DATA_DIR": t.TempDir(),
-		"OTELCOL_SRE_HOST_ROOT": t.TempDir(),
-	}, "http://127.0.0.1:"+healthPort+"/",
-		"--config", filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "container-insights.yaml"),
-		"--config", filepath.Join("testdata", "containerinsights-emf-override.yaml"))
+	ci := newContainerInsightsAgent(t, endpoint)
+	proc := ci.start(t)
+	otlpPort := ci.env["OTLP_PORT"]
 
 	nodeTags := map[string]string{"Type": "Node", "ClusterName": clusterName, "NodeName": node, "InstanceId": instance,
 		"InstanceType": "m6i.large", "AutoScalingGroupName": "eks-ng-1", "Version": "0", "Sources": `["cadvisor","/proc","pod","calculated"]`,
@@ -212,5 +225,70 @@ func TestContainerInsightsEMFForTheConsole(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("metrics with declarations: %v\n%s", slices.Sorted(maps.Keys(got)), proc.Output())
+	}
+}
+
+// TestContainerInsightsEMFQueueKeepsWhatCloudWatchMissed: the option's metrics while CloudWatch Logs is down
+// (connection refused), with the agent SIGKILLed and started again on the same data directory mid-outage.
+// The receiver is a scraper: it never retries a collection its consumer refused, so every batch must be
+// acknowledged at its first attempt (no refusal, no retry) and, once CloudWatch is back, arrive in the
+// performance group as valid EMF. Without the persistent queue the first attempts fail (awsemf answers the
+// outage); with a queue in memory the SIGKILL loses what it held.
+func TestContainerInsightsEMFQueueKeepsWhatCloudWatchMissed(t *testing.T) {
+	t.Parallel() // mostly waiting
+	peer := cloudWatchPeerServer(t)
+	srv := newLoopbackHTTP(t, peer)
+	srv.down()
+	ci := newContainerInsightsAgent(t, srv.url())
+	proc := ci.start(t)
+	const clusterName, node = "e2e-cluster", "ip-10-0-1-23.ec2.internal"
+	// A node batch as the receiver emits it: node_cpu_utilization = the tick number.
+	s := newSeqSender(t, "127.0.0.1:"+ci.env["OTLP_PORT"], "ci-queue", 1)
+	s.metric, s.resource = "node_cpu_utilization", map[string]string{"Type": "Node", "ClusterName": clusterName,
+		"NodeName": node, "InstanceId": "i-0123456789abcdef0", "Version": "0", "Sources": `["cadvisor","/proc","pod","calculated"]`}
+	// A batch not acknowledged within 10 s counts as refused (the sender's retries then end).
+	send := func(d time.Duration, phase string) {
+		ctx, cancel := context.WithTimeout(t.Context(), d+10*time.Second)
+		defer cancel()
+		for _, err := range s.sendFor(ctx, d, 100*time.Millisecond) {
+			t.Errorf("%s: %v", phase, err)
+		}
+	}
+	send(4*time.Second, "CloudWatch down")
+	time.Sleep(6 * time.Second) // past the queue's 5 s batch flush: the batches are on the volume, not in a batcher
+	proc.Kill()
+	t.Log("agent SIGKILLed while CloudWatch Logs is down; starting a new process on the same data directory")
+	proc = ci.start(t)
+	send(3*time.Second, "CloudWatch down, after the restart")
+	srv.up(t)
+	t.Log("CloudWatch Logs is back")
+
+	sent, refused := s.counts()
+	s.mu.Lock()
+	attempts := s.attempts
+	s.mu.Unlock()
+	acked := s.ackedList()
+	var got, dup int
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		got, dup = emfTallyMetric(t, peerMessages(peer, node), s.run, s.metric)
+		if got >= sent || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("CloudWatch Logs down, agent SIGKILLed mid-outage: sent %d, acknowledged %d (attempts %d), refused %d, received %d, lost %d, duplicated %d",
+		sent, len(acked), attempts, refused, got, sent-got, dup)
+	if refused != 0 || attempts != sent || len(acked) != sent {
+		t.Errorf("%d batches refused, %d attempts for %d batches: a scraper's collection would have been dropped", refused, attempts, sent)
+	}
+	if got != sent {
+		t.Errorf("%d of %d batches never reached CloudWatch Logs\n%s", sent-got, sent, proc.Output())
+	}
+	for _, e := range peer.Events() {
+		if e.Group != "/aws/containerinsights/"+clusterName+"/performance" || !e.EMF {
+			t.Errorf("event in group %q (EMF header %v), want the performance group", e.Group, e.EMF)
+		}
+	}
+	for _, inv := range peer.InvalidEMF() {
+		t.Errorf("invalid EMF: %v\n%s", inv.Err, inv.Event.Message)
 	}
 }
