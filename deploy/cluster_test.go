@@ -13,18 +13,24 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/render"
 	"github.com/otelcol-sre/otelcol-sre/internal/testcluster"
 )
 
 func TestMain(m *testing.M) { testcluster.Main(m) }
 
-// Every object of every overlay passes a real API server's admission and strict field validation
-// (server-side apply with dryRun=All). The custom resources are left out: their CRDs (OpenTelemetry
-// Operator, ACK) are not installed in the test control plane; crds_test.go decodes them strictly.
+// Every object of every overlay and chart render passes a real API server's admission and strict field
+// validation (server-side apply with dryRun=All). The custom resources are left out: their CRDs
+// (OpenTelemetry Operator, ACK) are not installed in the test control plane; crds_test.go decodes them
+// strictly. The chart renders come after the overlays, whose Namespaces they share.
 func TestServerSideDryRun(t *testing.T) {
 	c := testcluster.Shared(t)
-	for _, name := range render.Overlays {
+	var charts []string
+	for _, v := range gen.ChartVariants {
+		charts = append(charts, chartPrefix+v.Overlay)
+	}
+	for _, name := range slices.Concat(render.Overlays, charts) {
 		var objs []*unstructured.Unstructured
 		for _, o := range rendered(t)[name] {
 			if _, custom := customResources[o.GroupVersionKind()]; !custom {
@@ -32,7 +38,7 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		}
 		if err := render.Apply(t.Context(), c.Config(), objs, render.ApplyOptions{DryRun: true, CreateNamespaces: true}); err != nil {
-			t.Errorf("overlay %s: %v", name, err)
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func TestIncidentsAreLeaderElected(t *testing.T) {
 			}
 			granted := false
 			for key, rules := range wantRBAC {
-				if strings.HasPrefix(key, p.overlay+"/Role/") && reflect.DeepEqual(rules, leaderElectionRules) {
+				if strings.HasPrefix(key, overlayOf(p.overlay)+"/Role/") && reflect.DeepEqual(rules, leaderElectionRules) {
 					granted = true
 				}
 			}

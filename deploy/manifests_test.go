@@ -28,7 +28,8 @@ import (
 	"github.com/otelcol-sre/otelcol-sre/internal/poddiagnosis/kubeclient"
 )
 
-// rendered builds every overlay once per test binary.
+// rendered builds every overlay once per test binary, and renders the Helm chart for each overlay it
+// reproduces, with user values (chartPrefix+overlay, helm_test.go): every check below holds for both.
 var rendered = func() func(t *testing.T) map[string][]*unstructured.Unstructured {
 	var (
 		out map[string][]*unstructured.Unstructured
@@ -45,6 +46,11 @@ var rendered = func() func(t *testing.T) map[string][]*unstructured.Unstructured
 				}
 				out[o] = objs
 			}
+			var charts map[string][]*unstructured.Unstructured
+			if err == nil {
+				charts, err = chartRenders(t)
+			}
+			maps.Copy(out, charts)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -334,7 +340,7 @@ func configArgs(args []string) []string {
 func configMapKeys(t *testing.T) map[string]bool {
 	t.Helper()
 	keys := map[string]bool{}
-	for _, o := range rendered(t)["gateway"] {
+	for _, o := range slices.Concat(rendered(t)["gateway"], rendered(t)[chartPrefix+"gateway"]) {
 		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "otelcol-sre-config-") {
 			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
 			for k, v := range data {
@@ -479,14 +485,25 @@ func TestRBACIsExactlyWhatComponentsUse(t *testing.T) {
 			}
 		}
 	}
-	for key, w := range want {
-		if !maps.EqualFunc(got[key], w, slices.Equal) {
-			t.Errorf("%s:\n got  %v\n want %v", key, got[key], w)
+	checkKeyed(t, "role", got, want, func(a, b map[rbacRule][]string) bool { return maps.EqualFunc(a, b, slices.Equal) })
+}
+
+// checkKeyed compares what the overlays and chart renders have (got, keyed "<rendered(t) key>/...")
+// with want (keyed "<overlay>/..."): each overlay has exactly want, each chart render its overlay's.
+func checkKeyed[V any](t *testing.T, what string, got, want map[string]V, equal func(a, b V) bool) {
+	t.Helper()
+	for key := range want {
+		if _, ok := got[key]; !ok {
+			t.Errorf("no %s %s", what, key)
 		}
 	}
-	for key := range got {
-		if _, ok := want[key]; !ok {
-			t.Errorf("unexpected role %s", key)
+	for _, key := range slices.Sorted(maps.Keys(got)) {
+		w, ok := want[overlayOf(key)]
+		switch {
+		case !ok:
+			t.Errorf("unexpected %s %s", what, key)
+		case !equal(got[key], w):
+			t.Errorf("%s %s:\n got  %v\n want %v", what, key, got[key], w)
 		}
 	}
 }
@@ -517,16 +534,21 @@ func TestServiceAccountsIRSA(t *testing.T) {
 			}
 		}
 	}
-	if !maps.Equal(got, want) {
-		t.Errorf("IRSA role annotations:\n got  %v\n want %v", got, want)
-	}
+	checkKeyed(t, "IRSA role annotation of ServiceAccount", got, want, func(a, b string) bool { return a == b })
 }
 
 // The stateless tier scales (HPA) and survives voluntary disruptions (PDB); the SLO tier is a
 // StatefulSet with a headless Service and a volume per replica for file_storage and the WAL.
 func TestGatewayTiers(t *testing.T) {
+	for _, name := range []string{"gateway", chartPrefix + "gateway"} {
+		checkGatewayTiers(t, name, rendered(t)[name])
+	}
+}
+
+func checkGatewayTiers(t *testing.T, name string, objs []*unstructured.Unstructured) {
+	t.Helper()
 	kinds := map[string]bool{}
-	for _, o := range rendered(t)["gateway"] {
+	for _, o := range objs {
 		kinds[o.GetKind()+"/"+o.GetName()] = true
 		if o.GetKind() == "StatefulSet" {
 			obj, err := decodeStrict(o)
@@ -549,7 +571,7 @@ func TestGatewayTiers(t *testing.T) {
 		"Service/otelcol-sre-gateway-lb", "StatefulSet/otelcol-sre-gateway-slo", "Service/otelcol-sre-gateway-slo-headless",
 	} {
 		if !kinds[k] {
-			t.Errorf("gateway overlay has no %s", k)
+			t.Errorf("%s has no %s", name, k)
 		}
 	}
 }
@@ -602,6 +624,13 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		if err != nil || !bytes.Equal(onDisk, f.Content) {
 			t.Errorf("%s is stale or missing (%v): run `go generate ./deploy`", f.Path, err)
 		}
+	}
+	stale, err := gen.StaleChartFiles(".", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range stale {
+		t.Errorf("%s is no longer generated: run `go generate ./deploy` (it removes it)", f)
 	}
 }
 

@@ -4,7 +4,8 @@
 // Package gen derives the Kubernetes resources that must stay identical to a source file elsewhere in
 // deploy/: the ACK RuleGroupsNamespace/AlertManagerDefinition (from the plain Prometheus rule files and
 // the AMP alert manager definition) and the OpenTelemetry Operator sidecar (from
-// deploy/configs/sidecar.yaml and the sidecar container of the plain sidecar overlay).
+// deploy/configs/sidecar.yaml and the sidecar container of the plain sidecar overlay), and the Helm chart's
+// templates and values (from the overlays, helm.go).
 // `go generate ./deploy` writes them; deploy_test.go fails when a committed copy differs.
 package gen
 
@@ -44,7 +45,13 @@ const (
 // RuleFiles lists the Prometheus rule files (deploy/rules/*.yaml except the alert manager definition),
 // relative to deployDir, sorted.
 func RuleFiles(deployDir string) ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(deployDir, "rules", "*.yaml"))
+	files, err := relGlob(deployDir, filepath.Join("rules", "*.yaml"))
+	return slices.DeleteFunc(files, func(f string) bool { return f == AlertManagerFile }), err
+}
+
+// relGlob lists the files matching pattern below deployDir, relative to it with slashes, sorted.
+func relGlob(deployDir, pattern string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(deployDir, pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -54,9 +61,7 @@ func RuleFiles(deployDir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rel != AlertManagerFile {
-			out = append(out, filepath.ToSlash(rel))
-		}
+		out = append(out, filepath.ToSlash(rel))
 	}
 	slices.Sort(out)
 	return out, nil
@@ -81,7 +86,11 @@ func All(deployDir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{rules, am, op}, nil
+	chart, err := Chart(deployDir)
+	if err != nil {
+		return nil, err
+	}
+	return append([]File{rules, am, op}, chart...), nil
 }
 
 // ackRuleGroups writes one RuleGroupsNamespace per rule file, the file's bytes as spec.configuration.

@@ -21,7 +21,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gendeploy:", err)
 		os.Exit(1)
 	}
+	stale, err := gen.StaleChartFiles(*deployDir, files)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gendeploy:", err)
+		os.Exit(1)
+	}
+	for _, f := range stale {
+		if err := os.Remove(filepath.Join(*deployDir, f)); err != nil {
+			fmt.Fprintln(os.Stderr, "gendeploy:", err)
+			os.Exit(1)
+		}
+		fmt.Println("removed", filepath.Join(*deployDir, f))
+	}
 	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(*deployDir, f.Path)), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "gendeploy:", err)
+			os.Exit(1)
+		}
 		if err := os.WriteFile(filepath.Join(*deployDir, f.Path), f.Content, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "gendeploy:", err)
 			os.Exit(1)
