@@ -103,6 +103,7 @@ var Settings = []Setting{
 	{"AMP_REMOTE_WRITE_URL", "amp.remoteWriteURL", "", ""},
 	{"IRSA_ROLE_ARN", "irsaRoleArn", "", ""},
 	{"YACE_IRSA_ROLE_ARN", "gateway.lambda.yaceIrsaRoleArn", "", ""},
+	{"NODE_CIDR", "nodeCIDR", "", ""},
 }
 
 // SettingsValues turns settings.env's key=value pairs into the chart values that reproduce them.
@@ -153,6 +154,7 @@ type chartGen struct {
 	settingsName string            // the hashed settings ConfigMap name kustomize gave
 	image        string            // the collector image after components/collector's rewrite
 	arns         map[string]string // role ARN in settings.env -> its .Values path
+	settings     map[string]string // any settings.env value -> its .Values path (what replacements copy)
 	defaults     map[string]any    // .Values path -> the overlays' value
 	exprs        []string          // token i -> template text
 }
@@ -366,6 +368,9 @@ func (g *chartGen) str(s string) string {
 	case g.settingsName:
 		return g.token(`include "otelcol-sre.settingsName" .`)
 	}
+	if path, ok := g.settings[s]; ok {
+		return g.token(".Values." + path + " | quote")
+	}
 	return strings.ReplaceAll(s, "."+namespace+".svc", "."+g.token(".Release.Namespace")+".svc")
 }
 
@@ -386,6 +391,14 @@ func Chart(deployDir string) ([]File, error) {
 			return nil, fmt.Errorf("settings.env key %s has no chart value: add it to Settings in deploy/internal/gen/helm.go", k)
 		}
 	}
+	byValue := map[string]string{}
+	for _, s := range Settings {
+		v := settings[s.Key]
+		if other, dup := byValue[v]; dup {
+			return nil, fmt.Errorf("settings.env: %s and %s have the same value %q: give the examples distinct values, the chart generator finds where kustomize copied each by its value", other, s.Value, v)
+		}
+		byValue[v] = s.Value
+	}
 	repo, tag, err := collectorImageRef(deployDir)
 	if err != nil {
 		return nil, err
@@ -393,7 +406,8 @@ func Chart(deployDir string) ([]File, error) {
 	g := &chartGen{
 		image:    repo + ":" + tag,
 		arns:     map[string]string{settings["IRSA_ROLE_ARN"]: "irsaRoleArn", settings["YACE_IRSA_ROLE_ARN"]: "gateway.lambda.yaceIrsaRoleArn"},
-		defaults: map[string]any{"image.repository": repo, "image.tag": tag},
+		settings: byValue,
+		defaults: map[string]any{"image.repository": repo, "image.tag": tag, "nodeCIDR": settings["NODE_CIDR"]},
 	}
 	var entries []*entry
 	for vi, v := range ChartVariants {
@@ -599,6 +613,9 @@ amp:
 # The IAM role (IRSA) of the ServiceAccounts that talk to AWS: gateway-slo, agent with direct or
 # containerInsights. Required for those modes.
 irsaRoleArn: ""
+# The nodes' address range: the host-network agents reach the gateway's OTLP ports from it (the gateway's
+# NetworkPolicy; deploy/README.md "Secure install"). Narrow it to the cluster's node subnets.
+nodeCIDR: {{ scalar (index . "nodeCIDR") }}
 
 # The otelcol-sre image ` + "`make image`" + ` built and you pushed (deploy/README.md "Image"). digest, when
 # set, wins over tag (repository@sha256:...).

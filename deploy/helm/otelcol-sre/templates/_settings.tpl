@@ -12,6 +12,7 @@
 {{- $_ := set $d "AMP_REMOTE_WRITE_URL" ((.Values.amp.remoteWriteURL | default (ternary "" (printf "https://aps-workspaces.%s.amazonaws.com/workspaces/%s/api/v1/remote_write" .Values.region .Values.amp.workspaceID) (empty .Values.amp.workspaceID))) | default "" | toString) }}
 {{- $_ := set $d "IRSA_ROLE_ARN" (.Values.irsaRoleArn | default "" | toString) }}
 {{- $_ := set $d "YACE_IRSA_ROLE_ARN" (.Values.gateway.lambda.yaceIrsaRoleArn | default "" | toString) }}
+{{- $_ := set $d "NODE_CIDR" (.Values.nodeCIDR | default "" | toString) }}
 {{- toJson $d }}
 {{- end }}
 
