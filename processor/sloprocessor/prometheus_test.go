@@ -4,18 +4,9 @@
 package sloprocessor
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
+	"github.com/otelcol-sre/otelcol-sre/internal/promtest"
 )
 
 // promSample is one scraped sample of http_requests_total.
@@ -62,93 +53,19 @@ func scrapeSeries(base time.Time) []promSample {
 	return out
 }
 
-func writeOpenMetrics(t *testing.T, path string, samples []promSample) {
+// openMetrics writes the samples as OpenMetrics text for promtest.Start.
+func openMetrics(samples []promSample) string {
 	var b strings.Builder
 	b.WriteString("# TYPE http_requests counter\n")
 	for _, code := range []string{"200", "500"} {
 		for _, s := range samples {
 			if s.code == code {
-				fmt.Fprintf(&b, "http_requests_total{code=%q} %g %.3f\n", code, s.value, float64(s.at.UnixMilli())/1000)
+				b.WriteString(promtest.OpenMetricsSample(fmt.Sprintf("http_requests_total{code=%q}", code), s.value, s.at))
 			}
 		}
 	}
 	b.WriteString("# EOF\n")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startPrometheus backfills the samples into a TSDB and serves it on
-// loopback; it returns the base URL.
-func startPrometheus(t *testing.T, samples []promSample) string {
-	prom := testenv.LookPath(t, "prometheus", "prometheus")
-	promtool := testenv.LookPath(t, "promtool", "prometheus")
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	om := filepath.Join(dir, "samples.om")
-	writeOpenMetrics(t, om, samples)
-	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", om, data).CombinedOutput()
-	require.NoError(t, err, string(out))
-	cfg := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o600))
-
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+data,
-		"--storage.tsdb.retention.time=10y", "--web.listen-address="+addr)
-	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	require.NoError(t, err)
-	defer logFile.Close()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	baseURL := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(baseURL + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return baseURL
-			}
-		}
-		if time.Now().After(deadline) {
-			logs, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("prometheus did not become ready: %v\n%s", err, logs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func promQuery(t *testing.T, baseURL, query string, at time.Time) (float64, bool) {
-	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
-	resp, err := http.Get(baseURL + "/api/v1/query?" + q.Encode())
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	require.Equal(t, "success", body.Status)
-	if len(body.Data.Result) == 0 {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
-	require.NoError(t, err)
-	return v, !math.IsNaN(v)
+	return b.String()
 }
 
 // promTolerance is the documented agreement between the processor's SLI and
@@ -166,7 +83,7 @@ func promTolerance(w, step time.Duration, maxBadRatio float64) float64 {
 func TestAgainstPrometheus(t *testing.T) {
 	base := time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
 	samples := scrapeSeries(base)
-	baseURL := startPrometheus(t, samples)
+	prom := promtest.Start(t, openMetrics(samples))
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.SLOs = []SLOConfig{{
@@ -226,7 +143,7 @@ func TestAgainstPrometheus(t *testing.T) {
 					continue
 				}
 				q := fmt.Sprintf(`sum(rate(http_requests_total{code="200"}[%s])) / sum(rate(http_requests_total[%s]))`, w.Name, w.Name)
-				want, ok := promQuery(t, baseURL, q, at)
+				want, ok := prom.Scalar(t, q, at)
 				require.True(t, ok, q)
 				got := r.Windows[i].SLI
 				diff := math.Abs(got - want)
