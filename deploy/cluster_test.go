@@ -4,14 +4,20 @@
 package deploy_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/gen"
 	"github.com/otelcol-sre/otelcol-sre/deploy/internal/render"
@@ -21,11 +27,13 @@ import (
 func TestMain(m *testing.M) { testcluster.Main(m) }
 
 // Every object of every overlay and chart render passes a real API server's admission and strict field
-// validation (server-side apply with dryRun=All). The custom resources are left out: their CRDs
-// (OpenTelemetry Operator, ACK) are not installed in the test control plane; crds_test.go decodes them
+// validation (server-side apply with dryRun=All). cert-manager's CRDs are installed first (testdata/crds),
+// so its objects are checked against their real schemas too. The other custom resources are left out: their
+// CRDs (OpenTelemetry Operator, ACK) are not installed in the test control plane; crds_test.go decodes them
 // strictly. The chart renders come after the overlays, whose Namespaces they share.
 func TestServerSideDryRun(t *testing.T) {
 	c := testcluster.Shared(t)
+	installed := installCRDs(t, c, "cert-manager")
 	var charts []string
 	for _, v := range gen.ChartVariants {
 		charts = append(charts, chartPrefix+v.Overlay)
@@ -33,7 +41,7 @@ func TestServerSideDryRun(t *testing.T) {
 	for _, name := range slices.Concat(render.Overlays, charts) {
 		var objs []*unstructured.Unstructured
 		for _, o := range rendered(t)[name] {
-			if _, custom := customResources[o.GroupVersionKind()]; !custom {
+			if _, custom := customResources[o.GroupVersionKind()]; !custom || installed[o.GroupVersionKind().Group] {
 				objs = append(objs, o)
 			}
 		}
@@ -173,9 +181,12 @@ func describe(a authorizationv1.ResourceAttributes) string {
 // The dry-run is a real check: the API server rejects an unknown field and an invalid value.
 func TestServerSideDryRunRejectsInvalidObjects(t *testing.T) {
 	c := testcluster.Shared(t)
+	installCRDs(t, c, "cert-manager")
 	for _, tc := range []struct{ name, json string }{
 		{"unknown field", `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"x","namespace":"default"},"automountServiceAccountTokens":false}`},
 		{"invalid value", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x","namespace":"default"},"spec":{"ports":[{"name":"Not_A_DNS_Label","port":1}]}}`},
+		{"custom resource unknown field", `{"apiVersion":"cert-manager.io/v1","kind":"Certificate","metadata":{"name":"x","namespace":"default"},"spec":{"secretName":"x","dnsName":["a.example"],"issuerRef":{"name":"x"}}}`},
+		{"custom resource invalid value", `{"apiVersion":"cert-manager.io/v1","kind":"Certificate","metadata":{"name":"x","namespace":"default"},"spec":{"secretName":"x","dnsNames":["a.example"],"privateKey":{"algorithm":"DSA"},"issuerRef":{"name":"x"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := &unstructured.Unstructured{}
@@ -189,4 +200,63 @@ func TestServerSideDryRunRejectsInvalidObjects(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// installCRDs applies the CustomResourceDefinitions in testdata/crds/<dir> for real and waits until the
+// API server serves them; it returns their API groups.
+func installCRDs(t *testing.T, c *testcluster.Cluster, dir string) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "crds", dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs in testdata/crds/%s (%v)", dir, err)
+	}
+	var crds []*unstructured.Unstructured
+	groups := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b, &u.Object); err != nil || u.GetKind() != "CustomResourceDefinition" {
+			t.Fatalf("%s: not one CustomResourceDefinition (%v)", f, err)
+		}
+		group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+		groups[group] = true
+		crds = append(crds, u)
+	}
+	if err := render.Apply(t.Context(), c.Config(), crds, render.ApplyOptions{}); err != nil {
+		t.Fatalf("installing testdata/crds/%s: %v", dir, err)
+	}
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, crd := range crds {
+		deadline := time.Now().Add(30 * time.Second)
+		for !established(t, dyn, gvr, crd.GetName()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("CRD %s not Established after 30s", crd.GetName())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return groups
+}
+
+func established(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource, name string) bool {
+	t.Helper()
+	got, err := dyn.Resource(gvr).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }

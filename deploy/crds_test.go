@@ -13,13 +13,17 @@ import (
 // strict decoding catches a misspelt or unsupported field offline. Field names and types follow:
 //   - OpenTelemetry Operator, opentelemetry.io/v1beta1 OpenTelemetryCollector (apis/v1beta1);
 //   - ACK prometheusservice-controller, prometheusservice.services.k8s.aws/v1alpha1
-//     RuleGroupsNamespace and AlertManagerDefinition (apis/v1alpha1).
+//     RuleGroupsNamespace and AlertManagerDefinition (apis/v1alpha1);
+//   - cert-manager, cert-manager.io/v1 Certificate and Issuer (pkg/apis/certmanager/v1).
 //
-// The server-side dry-run against the real CRDs (render.Apply) is the authoritative check.
+// The server-side dry-run against the real CRDs (render.Apply) is the authoritative check; cert-manager's
+// are installed into the test control plane for it (testdata/crds/cert-manager).
 var customResources = map[schema.GroupVersionKind]func() any{
 	{Group: "opentelemetry.io", Version: "v1beta1", Kind: "OpenTelemetryCollector"}:                    func() any { return &OpenTelemetryCollector{} },
 	{Group: "prometheusservice.services.k8s.aws", Version: "v1alpha1", Kind: "RuleGroupsNamespace"}:    func() any { return &RuleGroupsNamespace{} },
 	{Group: "prometheusservice.services.k8s.aws", Version: "v1alpha1", Kind: "AlertManagerDefinition"}: func() any { return &AlertManagerDefinition{} },
+	{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}:                                     func() any { return &Certificate{} },
+	{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}:                                          func() any { return &Issuer{} },
 }
 
 type OpenTelemetryCollector struct {
@@ -81,5 +85,40 @@ type AlertManagerDefinition struct {
 	Spec              struct {
 		Configuration string `json:"configuration"`
 		WorkspaceID   string `json:"workspaceID,omitempty"`
+	} `json:"spec"`
+}
+
+type Certificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		SecretName  string           `json:"secretName"`
+		IsCA        bool             `json:"isCA,omitempty"`
+		CommonName  string           `json:"commonName,omitempty"`
+		DNSNames    []string         `json:"dnsNames,omitempty"`
+		Duration    *metav1.Duration `json:"duration,omitempty"`
+		RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+		Usages      []string         `json:"usages,omitempty"`
+		PrivateKey  *struct {
+			Algorithm      string `json:"algorithm,omitempty"`
+			Size           int    `json:"size,omitempty"`
+			RotationPolicy string `json:"rotationPolicy,omitempty"`
+		} `json:"privateKey,omitempty"`
+		IssuerRef struct {
+			Group string `json:"group,omitempty"`
+			Kind  string `json:"kind,omitempty"`
+			Name  string `json:"name"`
+		} `json:"issuerRef"`
+	} `json:"spec"`
+}
+
+type Issuer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		SelfSigned *struct{} `json:"selfSigned,omitempty"`
+		CA         *struct {
+			SecretName string `json:"secretName"`
+		} `json:"ca,omitempty"`
 	} `json:"spec"`
 }

@@ -414,6 +414,10 @@ var wantRBAC = map[string]map[rbacRule][]string{
 	"agent-container-insights/ClusterRole/otelcol-sre-agent-container-insights": containerInsightsRules,
 	"agent-container-insights/Role/otelcol-sre-agent-container-insights-leader": leaderElectionRules,
 	"agent-direct/ClusterRole/otelcol-sre-agent":                                agentRules,
+	"agent-tls/ClusterRole/otelcol-sre-agent":                                   agentRules,
+	"gateway-tls/ClusterRole/otelcol-sre-gateway-slo":                           gatewaySLORules,
+	"gateway-tls/Role/otelcol-sre-gateway-slo-leader-election":                  leaderElectionRules,
+	"sidecar-tls/Role/otelcol-sre-sidecar":                                      sidecarRules,
 	"agent-direct/Role/otelcol-sre-agent-leader-election":                       leaderElectionRules,
 	"agent-direct-incidents-slack/ClusterRole/otelcol-sre-agent":                agentRules,
 	"agent-direct-incidents-slack/Role/otelcol-sre-agent-leader-election":       leaderElectionRules,
@@ -513,6 +517,10 @@ func TestServiceAccountsIRSA(t *testing.T) {
 	arn := settingsEnv(t)["IRSA_ROLE_ARN"]
 	want := map[string]string{
 		"agent/otelcol-sre-agent":                         "",
+		"agent-tls/otelcol-sre-agent":                     "",
+		"gateway-tls/otelcol-sre-gateway-lb":              "",
+		"gateway-tls/otelcol-sre-gateway-slo":             arn,
+		"sidecar-tls/demo-app":                            "",
 		"agent-container-insights/otelcol-sre-agent":      arn,
 		"agent-direct/otelcol-sre-agent":                  arn,
 		"agent-direct-incidents-slack/otelcol-sre-agent":  arn,

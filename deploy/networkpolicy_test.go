@@ -42,7 +42,7 @@ func TestNetworkPoliciesAdmitExactlyWhoUsesEachPort(t *testing.T) {
 	if nodeCIDR == "" {
 		t.Fatal("settings.env has no NODE_CIDR (the nodes' subnets, admitted to the gateway's OTLP ports)")
 	}
-	for _, gateway := range []string{"gateway", "gateway-lambda", "gateway-incidents-slack"} {
+	for _, gateway := range []string{"gateway", "gateway-lambda", "gateway-incidents-slack", "gateway-tls"} {
 		t.Run(gateway, func(t *testing.T) {
 			c := installCluster(t, gateway, "agent", "sidecar", "sidecar-operator")
 			c.addPod("monitoring", "prometheus", map[string]string{scraperLabel: "true"})

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,26 +66,34 @@ func (r row) log(t *testing.T) {
 type agentUnderTest struct {
 	env        map[string]string
 	deployPart string
+	configs    []string // loaded after deployPart, before testdata/agent-durable.yaml
 	proc       *collectortest.Process
 }
 
 func startAgent(t *testing.T, gateway, dataDir, logDir string) *agentUnderTest {
 	t.Helper()
-	a := &agentUnderTest{
+	a := newAgent(t, gateway, dataDir, logDir)
+	a.start(t)
+	return a
+}
+
+// newAgent is startAgent without the start, for a test to add configs and env first.
+func newAgent(t *testing.T, gateway, dataDir, logDir string) *agentUnderTest {
+	t.Helper()
+	return &agentUnderTest{
 		deployPart: deployFragment(t, "agent.yaml", "extensions::file_storage/checkpoints", "extensions::file_storage/queue",
 			"receivers::file_log", "processors::memory_limiter", "exporters::otlp_grpc/gateway"),
 		env: map[string]string{"HEALTH_PORT": freePort(t), "OTLP_PORT": freePort(t), "TELEMETRY_PORT": freePort(t),
 			"GATEWAY_ENDPOINT": gateway, "OTELCOL_SRE_DATA_DIR": dataDir, "LOG_DIR": logDir, "K8S_POD_NAMESPACE": "otelcol-sre"},
 	}
-	a.start(t)
-	return a
 }
 
 func freePort(t *testing.T) string { return collectortest.Port(collectortest.FreePort(t)) }
 
 func (a *agentUnderTest) start(t *testing.T) {
 	t.Helper()
-	a.proc = collectortest.StartConfigs(t, []string{a.deployPart, filepath.Join("testdata", "agent-durable.yaml")}, a.env,
+	configs := slices.Concat([]string{a.deployPart}, a.configs, []string{filepath.Join("testdata", "agent-durable.yaml")})
+	a.proc = collectortest.StartConfigs(t, configs, a.env,
 		"http://127.0.0.1:"+a.env["HEALTH_PORT"]+"/", collectortest.FileLogFeatureGatesFlag)
 	// file_log's first poll (200 ms in) starts at the end of the files it finds (start_at: end) when it has
 	// no checkpoints yet; lines written before it are skipped by design.

@@ -237,10 +237,11 @@ func newSLOReplica(t *testing.T, ordinal int, prom *prometheusServer, cwl string
 	return c
 }
 
-// newLBTier is the stateless tier (Deployment otelcol-sre-gateway-lb) routing to the SLO replicas.
-func newLBTier(t *testing.T) *tierCollector {
+// newLBTier is the stateless tier (Deployment otelcol-sre-gateway-lb) routing to the SLO replicas, with
+// deploy's option configs (e.g. gateway-tls.yaml) loaded after its own.
+func newLBTier(t *testing.T, options ...string) *tierCollector {
 	t.Helper()
-	c := newTierCollector(t, "otelcol-sre-gateway-lb", lbTierConfigs, map[string]string{"SLO_TIER_HEADLESS_SERVICE": "unused.invalid"})
+	c := newTierCollector(t, "otelcol-sre-gateway-lb", append(slices.Clone(lbTierConfigs), options...), map[string]string{"SLO_TIER_HEADLESS_SERVICE": "unused.invalid"})
 	base := deployConfig(t, lbTierConfigs[0])
 	c.set(c.addr(c.otlp), "receivers", "otlp", "protocols", "grpc", "endpoint")
 	c.set(c.addr(collectortest.FreePort(t)), "receivers", "otlp", "protocols", "http", "endpoint")
@@ -252,9 +253,19 @@ func newLBTier(t *testing.T) *tierCollector {
 // resolver (the shipped DNS resolver disabled).
 func (c *tierCollector) routeTo(t *testing.T, replicas ...*tierCollector) {
 	t.Helper()
-	var hosts []any
+	var hosts []string
 	for _, r := range replicas {
 		hosts = append(hosts, r.addr(r.otlp))
+	}
+	c.routeToAddrs(t, hosts...)
+}
+
+// routeToAddrs is routeTo for OTLP receivers at host:port addresses.
+func (c *tierCollector) routeToAddrs(t *testing.T, addrs ...string) {
+	t.Helper()
+	var hosts []any
+	for _, a := range addrs {
+		hosts = append(hosts, a)
 	}
 	exporters := asMap(section(deployConfig(t, lbTierConfigs[0]), "exporters"))
 	n := 0
