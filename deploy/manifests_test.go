@@ -447,7 +447,7 @@ var (
 	sidecarRules = map[rbacRule][]string{{"", "pods"}: readOnly, {"", "events"}: readOnly}
 	// awscontainerinsight beyond agentRules (components/container-insights/rbac.yaml says why each).
 	containerInsightsRules = map[rbacRule][]string{
-		{"", "endpoints"}: {"list", "watch"}, {"batch", "jobs"}: {"list", "watch"}, {"", "nodes/proxy"}: {"get"},
+		{"discovery.k8s.io", "endpointslices"}: {"list", "watch"}, {"batch", "jobs"}: {"list", "watch"}, {"", "nodes/proxy"}: {"get"},
 	}
 )
 

@@ -187,12 +187,21 @@ func Start(tb testing.TB, config string, env map[string]string, healthURL string
 // flags (e.g. a shipped deploy/configs fragment, then a test's overrides).
 func StartConfigs(tb testing.TB, configs []string, env map[string]string, healthURL string, args ...string) *Process {
 	tb.Helper()
+	return StartConfigsWrapped(tb, nil, configs, env, healthURL, args...)
+}
+
+// StartConfigsWrapped is StartConfigs with the binary run by wrapper: wrapper's words, then the binary's
+// path and its arguments (e.g. `unshare -m sh -c '<mounts>; exec "$@"' sh`, to give the collector a
+// private mount namespace).
+func StartConfigsWrapped(tb testing.TB, wrapper []string, configs []string, env map[string]string, healthURL string, args ...string) *Process {
+	tb.Helper()
 	p := &Process{output: &syncBuffer{}, done: make(chan struct{})}
-	var argv []string
+	argv := append(append([]string(nil), wrapper...), Binary(tb))
 	for _, c := range configs {
 		argv = append(argv, "--config", c)
 	}
-	p.cmd = exec.Command(Binary(tb), append(append(argv, FeatureGatesFlag), args...)...)
+	argv = append(append(argv, FeatureGatesFlag), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = SafeEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
