@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/cumulativetodeltaprocessor"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -217,6 +218,40 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkEvaluate is one evaluation of an SLO with 100 groups that hold
+// an event in every slot, reported per group: an Occurrences SLO (the
+// anchor: a running sum per window) and a Timeslices SLO with 1m slices over
+// 30 days (every slice's verdict taken again at each evaluation).
+func BenchmarkEvaluate(b *testing.B) {
+	for name, cfg := range map[string]*Config{
+		"occurrences":   ratioConfig(func(s *SLOConfig) { s.GroupBy = []string{"http.route"} }),
+		"timeslices_1m": timeslicesConfig(),
+	} {
+		b.Run(name, func(b *testing.B) {
+			if len(cfg.SLOs[0].GroupBy) == 0 {
+				cfg.SLOs[0].GroupBy = []string{"http.route"}
+			}
+			e := mustEvaluator(b, cfg)
+			delta := pmetric.AggregationTemporalityDelta
+			now := t0
+			for d := time.Duration(0); d < 30*24*time.Hour; d += 15 * time.Minute {
+				now = t0.Add(d)
+				pts := make([]counterPoint, 100)
+				for i := range pts {
+					pts[i] = counterPoint{fmt.Sprintf("/r%d", i), "200", "shop", d - time.Second, d, 10}
+				}
+				consume(e, now, requests(delta, pts...))
+			}
+			require.Equal(b, 100, e.Stats().Groups)
+			for b.Loop() {
+				now = now.Add(time.Minute)
+				e.Evaluate(now)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100, "ns/group")
+		})
+	}
+}
+
 // BenchmarkMemory reports the heap one SLO group (workbook windows, 30d
 // budget) and one tracked series take.
 func BenchmarkMemory(b *testing.B) {
@@ -237,6 +272,20 @@ func BenchmarkMemory(b *testing.B) {
 				groups[i].Add(t0.UnixNano(), t0.UnixNano(), 1, 1)
 			}
 			b.ReportMetric(float64(heap()-before)/100, "bytes/group")
+			runtime.KeepAlive(groups)
+		}
+	})
+	b.Run("group_timeslices_1m", func(b *testing.B) {
+		e := mustEvaluator(b, timeslicesConfig())
+		spec := &e.slos[0].spec
+		for b.Loop() {
+			before := heap()
+			groups := make([]*sli.Group, 10)
+			for i := range groups {
+				groups[i] = sli.NewGroup(spec, t0.UnixNano())
+				groups[i].Add(t0.UnixNano(), t0.UnixNano(), 1, 1)
+			}
+			b.ReportMetric(float64(heap()-before)/10, "bytes/group")
 			runtime.KeepAlive(groups)
 		}
 	})

@@ -40,12 +40,16 @@ type Group struct {
 // NewGroup returns an empty group created at now. spec must have been
 // prepared.
 func NewGroup(spec *Spec, now int64) *Group {
-	return &Group{
+	g := &Group{
 		spec:    spec,
 		Created: now,
 		fine:    newRing(spec.fineRes(), spec.fineSize, spec.fineLens),
 		coarse:  newRing(int64(spec.BudgetResolution), spec.budgetSize, budgetLens(spec)),
 	}
+	if spec.Slice > 0 {
+		g.fine.markSlices(spec.SliceTarget)
+	}
+	return g
 }
 
 func budgetLens(spec *Spec) []int64 {

@@ -41,6 +41,13 @@ type ring struct {
 	from    int64
 	fromSet bool
 	fromSum pair
+	// Timeslices rings (target > 0) also mark each slot bad when its
+	// good/total is under target, and count the bad slots of every window
+	// as they count events (timeslices.go).
+	target  float64
+	marks   []uint8
+	bad     []int64 // per window over (head-k, head]
+	fromBad int64
 }
 
 func newRing(res int64, size int64, lens []int64) ring {
@@ -92,10 +99,10 @@ func (r *ring) advance(h int64) {
 	if d := h - r.head; d >= n || d < 0 { // d < 0: the distance overflowed
 		clear(r.slots)
 		clear(r.sums)
+		clear(r.marks)
+		clear(r.bad)
 		r.head = h
-		if r.fromSet {
-			r.fromSum = pair{}
-		}
+		r.fromSum, r.fromBad = pair{}, 0
 		return
 	}
 	rotated := false
@@ -107,6 +114,15 @@ func (r *ring) advance(h int64) {
 			r.fromSum.sub(r.slots[r.idx(x)])
 		}
 		r.slots[r.idx(x)] = pair{}
+		if r.marks != nil {
+			for i, k := range r.lens {
+				r.bad[i] -= int64(r.marks[r.idx(x-k)])
+			}
+			if r.fromSet && x-n >= r.from {
+				r.fromBad -= int64(r.marks[r.idx(x)])
+			}
+			r.marks[r.idx(x)] = 0
+		}
 		if r.idx(x) == 0 {
 			rotated = true
 		}
@@ -136,6 +152,9 @@ func (r *ring) add(s int64, p pair) bool {
 	if r.fromSet && s >= r.from {
 		r.fromSum.add(p)
 	}
+	if r.marks != nil {
+		r.remark(s)
+	}
 	return true
 }
 
@@ -158,11 +177,21 @@ func (r *ring) at(i int, now int64) pair {
 	k := r.lens[i]
 	c := r.slotOf(now)
 	p := r.sums[i]
-	if c < r.head {
-		p.sub(r.sumRange(max(c+1, r.head-k+1), r.head))
-		p.add(r.sumRange(c-k+1, min(r.head-k, c)))
-	}
+	out, in := r.pastClock(c, k)
+	p.sub(r.sumRange(out[0], out[1]))
+	p.add(r.sumRange(in[0], in[1]))
 	return r.withEdge(p, c, k, now)
+}
+
+// pastClock returns what a running sum over the k slots ending at the head
+// holds beyond the k slots ending with slot c (out) and lacks of them (in),
+// as ranges [from, to]: points ahead of the clock (within the allowed skew)
+// may have moved the head past c. Both are empty when c is the head.
+func (r *ring) pastClock(c, k int64) (out, in [2]int64) {
+	if c >= r.head {
+		return [2]int64{1, 0}, [2]int64{1, 0}
+	}
+	return [2]int64{max(c+1, r.head-k+1), r.head}, [2]int64{c - k + 1, min(r.head-k, c)}
 }
 
 // fromAt returns the calendar window's events in (from*res, now].
@@ -194,6 +223,9 @@ func (r *ring) setFrom(from int64) {
 	}
 	r.from, r.fromSet = from, true
 	r.fromSum = r.sumRange(from, r.head)
+	if r.marks != nil {
+		r.fromBad = r.badRange(from, r.head)
+	}
 }
 
 func (r *ring) resync() {
@@ -202,6 +234,17 @@ func (r *ring) resync() {
 	}
 	if r.fromSet {
 		r.fromSum = r.sumRange(r.from, r.head)
+	}
+	if r.marks != nil {
+		for j, p := range r.slots {
+			r.marks[j] = r.mark(p)
+		}
+		for i, k := range r.lens {
+			r.bad[i] = r.badRange(r.head-k+1, r.head)
+		}
+		if r.fromSet {
+			r.fromBad = r.badRange(r.from, r.head)
+		}
 	}
 }
 

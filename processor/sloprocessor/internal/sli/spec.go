@@ -204,5 +204,9 @@ func (s *Spec) budgetPeriod(now int64) (start, end int64) {
 // SlotBytes is the memory one group's rings hold, for sizing.
 func (s *Spec) SlotBytes() int {
 	const pairBytes = 16
-	return int(s.fineSize+s.budgetSize)*pairBytes + len(s.Windows)*pairBytes
+	n := int(s.fineSize+s.budgetSize)*pairBytes + len(s.Windows)*pairBytes
+	if s.Slice > 0 {
+		n += int(s.fineSize) // a mark per slice
+	}
+	return n
 }

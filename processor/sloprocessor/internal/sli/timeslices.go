@@ -5,6 +5,7 @@ package sli
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -25,8 +26,10 @@ import (
 // verdict at the next evaluation, as long as the ring holds it.
 //
 // The group keeps one ring of (good, total) pairs at the slice width, long
-// enough for the longest window and the budget window; the verdicts are
-// taken from it at every evaluation.
+// enough for the longest window and the budget window, with a mark per slot
+// (bad or not) kept current as events arrive and running counts of bad
+// slots per window beside its running sums: an evaluation costs what an
+// Occurrences one does, whatever the number of slices.
 
 // prepareSlices checks a Timeslices spec and sizes its ring.
 func (s *Spec) prepareSlices() error {
@@ -57,7 +60,8 @@ func (s *Spec) prepareSlices() error {
 		return fmt.Errorf("unknown calendar %d", s.Budget.Calendar)
 	}
 	span = max(span, s.budgetLen)
-	s.fineLens = []int64{span}
+	// The windows, then the budget window (a calendar one: its longest).
+	s.fineLens = append(slices.Clone(s.sliceLens), s.budgetLen)
 	s.fineSize = span + s.margin(s.Slice)
 	s.budgetSize = 0
 	return nil
@@ -72,34 +76,78 @@ func (s *Spec) fineRes() int64 {
 	return int64(s.Resolution)
 }
 
-// sliceCount is what a range of slices holds.
-type sliceCount struct {
-	slices, bad int64
-	events      float64
+// markSlices makes r a Timeslices ring: slots whose good/total is under
+// target are marked bad.
+func (r *ring) markSlices(target float64) {
+	r.target = target
+	r.marks = make([]uint8, len(r.slots))
+	r.bad = make([]int64, len(r.lens))
 }
 
-// add counts slice p.
-func (c *sliceCount) add(p pair, target float64) {
-	c.slices++
-	if p.total <= eventsEpsilon {
-		return // no events: a good slice
+// mark is 1 for a slot with events whose good/total is under the target:
+// a bad slice. A slot without events is a good slice.
+func (r *ring) mark(p pair) uint8 {
+	if p.total > eventsEpsilon && clampCount(p.good, p.total)/p.total < r.target {
+		return 1
 	}
-	c.events += p.total
-	if clampCount(p.good, p.total)/p.total < target {
-		c.bad++
+	return 0
+}
+
+// remark updates the mark of slot x after events were added to it, and the
+// bad counts of the windows holding it.
+func (r *ring) remark(x int64) {
+	m := r.mark(r.slots[r.idx(x)])
+	d := int64(m) - int64(r.marks[r.idx(x)])
+	if d == 0 {
+		return
+	}
+	r.marks[r.idx(x)] = m
+	for i, k := range r.lens {
+		if x > r.head-k {
+			r.bad[i] += d
+		}
+	}
+	if r.fromSet && x >= r.from {
+		r.fromBad += d
 	}
 }
 
-// sliceResult turns a count of slices into a window result: Good and Total
-// are slices, Events the events inside them.
-func (s *Spec) sliceResult(c sliceCount, cov float64) WindowResult {
-	w := WindowResult{Coverage: cov, Events: c.events}
-	if c.events <= eventsEpsilon || c.slices == 0 {
+// badRange counts the bad slots [from, to] held by the ring.
+func (r *ring) badRange(from, to int64) int64 {
+	var n int64
+	for x := max(from, r.oldest()); x <= min(to, r.head); x++ {
+		n += int64(r.marks[r.idx(x)])
+	}
+	return n
+}
+
+// badAt counts the bad slots of window i ending with slotOf(now), as at
+// sums its events.
+func (r *ring) badAt(i int, now int64) int64 {
+	out, in := r.pastClock(r.slotOf(now), r.lens[i])
+	return r.bad[i] - r.badRange(out[0], out[1]) + r.badRange(in[0], in[1])
+}
+
+// fromBadAt counts the bad slots of the calendar window (from, slotOf(now)].
+func (r *ring) fromBadAt(now int64) int64 {
+	c := r.slotOf(now)
+	n := r.fromBad
+	if c < r.head {
+		n -= r.badRange(max(c+1, r.from), r.head)
+	}
+	return n
+}
+
+// sliceResult turns counted slices, the bad ones among them and their
+// events into a window result: Good and Total are slices.
+func (s *Spec) sliceResult(slices, bad int64, events, cov float64) WindowResult {
+	w := WindowResult{Coverage: cov, Events: events}
+	if events <= eventsEpsilon || slices <= 0 {
 		return w
 	}
 	w.HasEvents = true
-	w.Total = float64(c.slices)
-	w.Good = float64(c.slices - c.bad)
+	w.Total = float64(slices)
+	w.Good = float64(slices - bad)
 	w.SLI = w.Good / w.Total
 	w.BurnRate = (1 - w.SLI) / (1 - s.Target)
 	return w
@@ -107,40 +155,40 @@ func (s *Spec) sliceResult(c sliceCount, cov float64) WindowResult {
 
 // evaluateSlices fills the windows and the budget of a Timeslices SLO at
 // now: the complete slices of each window since the processor began
-// watching.
+// watching, read at the last slice boundary B, where the ring's sums are
+// exact.
 func (g *Group) evaluateSlices(now, since int64, r *Result) {
 	s := g.spec
 	res := int64(s.Slice)
-	last := floorDiv(now, res) - 1 // the newest complete slice: it ends at or before now
-	first := max(floorDiv(since, res), g.fine.oldest())
-
-	// The budget's slices: the last budgetLen, or those of the calendar
-	// window so far (its start is a slice boundary).
-	budgetFirst, budgetSlices := last-s.budgetLen+1, s.budgetLen
-	if s.Budget.Calendar != Rolling {
+	b := floorDiv(now, res) * res
+	last := b/res - 1             // the newest complete slice: it ends at or before now
+	first := floorDiv(since, res) // slices before the processor watched are not counted
+	count := func(from int64, events pair, bad int64) (int64, int64, float64) {
+		if first > from { // warming up: take out what lies before first
+			events.sub(g.fine.sumRange(from, first-1))
+			bad -= g.fine.badRange(from, first-1)
+			from = first
+		}
+		return last - from + 1, bad, events.total
+	}
+	for i, k := range s.sliceLens {
+		n, bad, events := count(last-k+1, g.fine.at(i, b), g.fine.badAt(i, b))
+		r.Windows[i] = s.sliceResult(n, bad, events, s.WindowCoverage(i, now, since))
+	}
+	var n, bad, budgetSlices int64
+	var events float64
+	if s.Budget.Calendar == Rolling {
+		budgetSlices = s.budgetLen
+		n, bad, events = count(last-s.budgetLen+1, g.fine.at(len(s.sliceLens), b), g.fine.badAt(len(s.sliceLens), b))
+	} else {
 		start, end := s.budgetPeriod(now)
-		budgetFirst, budgetSlices = floorDiv(start, res), (end-start)/res
+		budgetSlices = (end - start) / res
+		g.fine.setFrom(floorDiv(start, res))
+		n, bad, events = count(g.fine.from, g.fine.fromAt(b), g.fine.fromBadAt(b))
 	}
-	span := max(s.fineLens[0], last-budgetFirst+1)
-	var c, budget sliceCount
-	for j := int64(1); j <= span; j++ {
-		x := last - j + 1
-		if x >= first {
-			p := g.fine.slot(x)
-			c.add(p, s.SliceTarget)
-			if x >= budgetFirst {
-				budget.add(p, s.SliceTarget)
-			}
-		}
-		for i, k := range s.sliceLens {
-			if k == j {
-				r.Windows[i] = s.sliceResult(c, s.WindowCoverage(i, now, since))
-			}
-		}
-	}
-	r.Budget = s.sliceResult(budget, s.BudgetCoverage(now, since))
+	r.Budget = s.sliceResult(n, bad, events, s.BudgetCoverage(now, since))
 	r.BudgetRemaining = 0
 	if r.Budget.HasEvents {
-		r.BudgetRemaining = 1 - float64(budget.bad)/((1-s.Target)*float64(budgetSlices))
+		r.BudgetRemaining = 1 - float64(bad)/((1-s.Target)*float64(budgetSlices))
 	}
 }

@@ -4,6 +4,7 @@
 package sli
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -239,4 +240,89 @@ func TestTimeslicesCodecAndEmpty(t *testing.T) {
 	assert.False(t, g.Empty(), "the slices ending just before the day are still held")
 	g.Evaluate(now+int64(25*time.Hour), at(0), &got)
 	assert.True(t, g.Empty())
+}
+
+// The running counts of bad slices agree with counting the slices of the
+// accepted events one by one, through late points, gaps longer than the
+// ring, ring rotations and calendar weeks.
+func TestTimeslicesRunningCountsAgreeWithACount(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	for _, budget := range []BudgetWindow{
+		{Name: "1d", Length: 24 * time.Hour},
+		{Name: "week", Calendar: Week, Location: berlin},
+	} {
+		t.Run(budget.Name, func(t *testing.T) {
+			spec := slicesSpec(t)
+			spec.Budget = budget
+			require.NoError(t, spec.Prepare())
+			rng := rand.New(rand.NewPCG(3, uint64(budget.Calendar)))
+			since := at(0)
+			g := NewGroup(spec, since)
+			type ev struct {
+				t           int64
+				good, total float64
+			}
+			var evs []ev
+			now := since
+			var r Result
+			for step := range 4000 {
+				switch {
+				case step%1000 == 999:
+					now += int64(time.Duration(20+rng.IntN(60)) * time.Hour) // a gap, sometimes past the ring
+				default:
+					now += int64(time.Duration(rng.IntN(40)) * time.Second)
+				}
+				ts := now - int64(time.Duration(rng.IntN(90))*time.Minute) // up to 90 minutes late
+				total := float64(rng.IntN(20))
+				good := total - float64(rng.IntN(3))*float64(rng.IntN(2))
+				if g.Add(now, ts, good, total) == Accepted {
+					evs = append(evs, ev{ts, good, total})
+				}
+				if step%13 != 0 {
+					continue
+				}
+				// Evaluate at a boundary and inside a slice.
+				for _, read := range []int64{now / int64(time.Minute) * int64(time.Minute), now} {
+					g.Evaluate(read, since, &r)
+					last := read/int64(time.Minute) - 1
+					first := since / int64(time.Minute)
+					want := func(from int64) (slices, bad int64, events float64) {
+						from = max(from, first)
+						good, tot := map[int64]float64{}, map[int64]float64{}
+						for _, e := range evs {
+							x := (e.t - 1) / int64(time.Minute)
+							if x >= from && x <= last {
+								good[x] += e.good
+								tot[x] += e.total
+								events += e.total
+							}
+						}
+						for x, n := range tot {
+							if n > eventsEpsilon && good[x]/n < 0.95 {
+								bad++
+							}
+						}
+						return last - from + 1, bad, events
+					}
+					check := func(name string, w WindowResult, from int64) {
+						n, bad, events := want(from)
+						require.InDelta(t, events, w.Events, 1e-6, "%s at step %d", name, step)
+						if events > 0 {
+							require.Equal(t, [2]float64{float64(n - bad), float64(n)}, [2]float64{w.Good, w.Total}, "%s at step %d", name, step)
+						}
+					}
+					for i, k := range spec.sliceLens {
+						check(spec.Windows[i].Name, r.Windows[i], last-k+1)
+					}
+					from := last - spec.budgetLen + 1
+					if budget.Calendar != Rolling {
+						start, _ := spec.budgetPeriod(read)
+						from = start / int64(time.Minute)
+					}
+					check("budget", r.Budget, from)
+				}
+			}
+		})
+	}
 }
