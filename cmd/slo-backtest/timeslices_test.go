@@ -323,3 +323,22 @@ func TestTimeslicesAgainstExactSlicesAndPrometheus(t *testing.T) {
 		t.Logf("largest |difference| %-45s %.4f", k, worst[k])
 	}
 }
+
+// The CLI backtests a Timeslices SLO: the checkout incident of
+// testdata/metrics.jsonl (12:15 to 12:20) makes its five minutes bad slices.
+func TestTimeslicesCLI(t *testing.T) {
+	out, _, err := runCLI(t, "--config", "testdata/timeslices.yaml", "--input", "testdata/metrics.jsonl",
+		"--at", "2026-03-10T12:20:00Z", "-o", "json")
+	require.NoError(t, err)
+	pts := decode(t, out)
+	const at = "2026-03-10T12:20:00Z"
+	for window, want := range map[string]float64{"5m": 0, "30m": 15.0 / 20, "30d": 15.0 / 20} {
+		v, ok := value(pts, at, sloprocessor.MetricSLI, "checkout-uptime", window)
+		require.True(t, ok, window)
+		require.InDelta(t, want, v, 1e-12, "%s: good slices of those since the data began", window)
+	}
+	v, ok := value(pts, at, sloprocessor.MetricBudgetRemaining, "checkout-uptime", "30d")
+	require.True(t, ok)
+	require.InDelta(t, 1-5/(0.01*43200), v, 1e-12, "5 of 432 bad minutes spent")
+	require.Equal(t, 1.0, alert(pts, at, "checkout-uptime", "page"))
+}

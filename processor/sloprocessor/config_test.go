@@ -259,6 +259,7 @@ func TestDuration(t *testing.T) {
 func FuzzConfig(f *testing.F) {
 	f.Add("slos:\n  - name: a\n    objective: {target: 0.99}\n    time_window: {duration: 30d}\n    indicator: {latency: {metric: m, threshold: 10ms}}\n")
 	f.Add("windows: [5m, 1h]\nslos:\n  - name: b\n    objective: {target_percent: 99.9}\n    time_window: {duration: 1w, calendar: {time_zone: Asia/Kolkata}}\n    indicator: {ratio: {total: {metric: t}, bad: {metric: t, condition: 'attributes[\"c\"] >= 500'}}}\n")
+	f.Add("windows: [5m, 1h]\nslos:\n  - name: c\n    budgeting_method: Timeslices\n    objective: {target: 0.99, time_slice_target: 0.95, time_slice_window: 5m}\n    time_window: {duration: 1M, calendar: {time_zone: Europe/Berlin}}\n    indicator: {latency: {metric: m, threshold: 10ms}}\n")
 	f.Fuzz(func(t *testing.T, yaml string) {
 		conf, err := confmap.NewRetrievedFromYAML([]byte(yaml))
 		if err != nil {

@@ -143,6 +143,9 @@ func Generate(cfg *sloprocessor.Config, opt Options) (File, []string, error) {
 		}
 		if s.IsTimeslices() {
 			slice := s.Objective.TimeSliceWindow
+			if time.Duration(slice)%cfg.EvaluationInterval != 0 {
+				return out, nil, fmt.Errorf("slos[%d] (%s): objective.time_slice_window %v is not a multiple of evaluation_interval %v: the rules cut slices from the slo_events samples emitted every evaluation_interval — use a multiple, or a shorter evaluation_interval", i, s.Name, slice, sloprocessor.Duration(cfg.EvaluationInterval))
+			}
 			g.slice, g.sliceTarget = slice.String(), s.Objective.TimeSliceTarget
 			group.Interval = g.slice
 			group.Rules = g.slices()

@@ -126,6 +126,17 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+func TestGenerateRefusesSlicesShorterThanTheEmissions(t *testing.T) {
+	cfg := config(t, func(s *sloprocessor.SLOConfig) {
+		s.BudgetingMethod = sloprocessor.Timeslices
+		s.Objective.TimeSliceTarget = 0.9
+		s.Objective.TimeSliceWindow = sloprocessor.Duration(time.Minute)
+	})
+	cfg.EvaluationInterval = 2 * time.Minute
+	_, _, err := Generate(cfg, DefaultOptions())
+	require.ErrorContains(t, err, "slos[0] (api): objective.time_slice_window 1m is not a multiple of evaluation_interval 2m")
+}
+
 func TestSliceRange(t *testing.T) {
 	for w, want := range map[time.Duration]string{
 		5 * time.Minute: "4m59s999ms", time.Hour: "59m59s999ms", 30 * 24 * time.Hour: "29d23h59m59s999ms", time.Second: "999ms",
