@@ -111,6 +111,18 @@ func TestChartRendersEachOverlay(t *testing.T) {
 	}
 }
 
+// Every overlay is reproduced by the chart or left out with a reason: a new overlay (mode or option) is
+// a decision, not an omission.
+func TestChartCoversEveryOverlay(t *testing.T) {
+	for _, o := range render.Overlays {
+		inChart := slices.ContainsFunc(gen.ChartVariants, func(v gen.ChartVariant) bool { return v.Overlay == o })
+		_, leftOut := gen.ChartLeavesOut[o]
+		if inChart == leftOut {
+			t.Errorf("overlay %s: add it to gen.ChartVariants (with the values that select it) or to gen.ChartLeavesOut (with the reason)", o)
+		}
+	}
+}
+
 // With its defaults (and the required settings) the chart installs the agent and the gateway: the
 // union of the two overlays, without the Namespace (helm install --create-namespace makes it).
 func TestChartDefaults(t *testing.T) {

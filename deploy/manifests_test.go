@@ -386,19 +386,11 @@ func TestEnvReferencesAreDefinedEarlier(t *testing.T) {
 
 func settingsEnv(t *testing.T) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile("kustomize/settings/settings.env")
+	env, err := gen.ReadSettings(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("settings.env: %q is not KEY=value", line)
-		}
-		out[k] = v
-	}
-	return out
+	return env
 }
 
 // rbacRule is one (API group, resource) of a Role or ClusterRole.

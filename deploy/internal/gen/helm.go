@@ -88,6 +88,12 @@ var ChartVariants = []ChartVariant{
 		cond: ".Values.sidecar.enabled", Omit: sidecarDemo},
 }
 
+// ChartLeavesOut are the overlays the chart does not reproduce, and why.
+var ChartLeavesOut = map[string]string{
+	"amp-rules": "ACK objects for the AMP workspace's rules and alert manager, installed once per workspace (deploy/README.md step 7)",
+	"sidecar":   "a container in the application's own Deployment, which a chart cannot patch (the chart's sidecar is the operator's)",
+}
+
 // Setting is one key of kustomize/settings/settings.env and the chart value that sets it.
 type Setting struct {
 	Key, Value string // Value is a dotted .Values path
@@ -382,7 +388,7 @@ type entry struct {
 
 // Chart returns the generated chart files.
 func Chart(deployDir string) ([]File, error) {
-	settings, err := readSettings(deployDir)
+	settings, err := ReadSettings(deployDir)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +524,8 @@ func variantMode(vi int) string {
 	return m
 }
 
-func readSettings(deployDir string) (map[string]string, error) {
+// ReadSettings reads kustomize/settings/settings.env below deployDir (KEY=value lines).
+func ReadSettings(deployDir string) (map[string]string, error) {
 	b, err := os.ReadFile(filepath.Join(deployDir, "kustomize", "settings", "settings.env"))
 	if err != nil {
 		return nil, err
