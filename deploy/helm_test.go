@@ -162,6 +162,8 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 			`gateway.slo.resources.limits.memory "2G": set a whole number of Mi or Gi`},
 		{"direct with container insights", map[string]any{"agent": map[string]any{"direct": true, "containerInsights": true}}, "no overlay ships this combination"},
 		{"sidecar without its ServiceAccount", map[string]any{"sidecar": map[string]any{"enabled": true}}, "sidecar.serviceAccount: set"},
+		{"tls with lambda", map[string]any{"tls": map[string]any{"enabled": true}, "gateway": map[string]any{"lambda": map[string]any{"enabled": true}}}, "no overlay ships this combination"},
+		{"tls with the operator sidecar", map[string]any{"tls": map[string]any{"enabled": true}, "sidecar": map[string]any{"enabled": true, "serviceAccount": "app"}}, "the operator sidecar has no TLS overlay"},
 		{"nothing enabled", map[string]any{"agent": map[string]any{"enabled": false}, "gateway": map[string]any{"enabled": false}}, "nothing to install"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +175,36 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// tls without cert-manager: the gateway-tls overlay less exactly its cert-manager objects (the Secret
+// they would write is the user's, from cmd/gateway-certs).
+func TestChartTLSWithoutCertManager(t *testing.T) {
+	i := slices.IndexFunc(gen.ChartVariants, func(v gen.ChartVariant) bool { return v.Overlay == "gateway-tls" })
+	if i < 0 {
+		t.Fatal("no gateway-tls variant")
+	}
+	vals := overlayValues(t, gen.ChartVariants[i])
+	gen.MergeValues(vals, map[string]any{"tls": map[string]any{"certManager": false}})
+	objs, err := render.Chart(gen.ChartDir, "otelcol-sre", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, o := range objs {
+		got[objectKey(o)] = true
+	}
+	want, certManager := map[string]bool{}, 0
+	for _, o := range rendered(t)["gateway-tls"] {
+		if o.GroupVersionKind().Group == "cert-manager.io" {
+			certManager++
+			continue
+		}
+		want[objectKey(o)] = true
+	}
+	if certManager == 0 || !maps.Equal(got, want) {
+		t.Errorf("tls.certManager=false: got %v, want the overlay less its %d cert-manager objects: %v", slices.Sorted(maps.Keys(got)), certManager, slices.Sorted(maps.Keys(want)))
 	}
 }
 

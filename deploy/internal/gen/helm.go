@@ -49,12 +49,16 @@ type ChartVariant struct {
 	Omit map[string]string
 }
 
-func modes(agent, direct, ci, gateway, lambda, sidecar, slack bool) map[string]any {
+// modes are the switches that select one variant; values gives them as chart values.
+type modes struct{ agent, direct, containerInsights, gateway, lambda, sidecar, slack, tls bool }
+
+func (m modes) values() map[string]any {
 	return map[string]any{
-		"agent":     map[string]any{"enabled": agent, "direct": direct, "containerInsights": ci},
-		"gateway":   map[string]any{"enabled": gateway, "lambda": map[string]any{"enabled": lambda}},
-		"sidecar":   map[string]any{"enabled": sidecar},
-		"incidents": map[string]any{"slack": slack},
+		"agent":     map[string]any{"enabled": m.agent, "direct": m.direct, "containerInsights": m.containerInsights},
+		"gateway":   map[string]any{"enabled": m.gateway, "lambda": map[string]any{"enabled": m.lambda}},
+		"sidecar":   map[string]any{"enabled": m.sidecar},
+		"incidents": map[string]any{"slack": m.slack},
+		"tls":       map[string]any{"enabled": m.tls, "certManager": true},
 	}
 }
 
@@ -70,28 +74,37 @@ var sidecarDemo = map[string]string{
 // are Kustomize components (container-insights, incidents-slack, lambda) are the overlays that use them;
 // combinations no overlay ships are refused by templates/checks.yaml.
 var ChartVariants = []ChartVariant{
-	{Overlay: "agent", Values: modes(true, false, false, false, false, false, false),
-		cond: "and .Values.agent.enabled (not .Values.agent.direct) (not .Values.agent.containerInsights)"},
-	{Overlay: "agent-container-insights", Values: modes(true, false, true, false, false, false, false),
-		cond: "and .Values.agent.enabled (not .Values.agent.direct) .Values.agent.containerInsights"},
-	{Overlay: "agent-direct", Values: modes(true, true, false, false, false, false, false),
+	{Overlay: "agent", Values: modes{agent: true}.values(),
+		cond: "and .Values.agent.enabled (not .Values.agent.direct) (not .Values.agent.containerInsights) (not .Values.tls.enabled)"},
+	{Overlay: "agent-container-insights", Values: modes{agent: true, containerInsights: true}.values(),
+		cond: "and .Values.agent.enabled (not .Values.agent.direct) .Values.agent.containerInsights (not .Values.tls.enabled)"},
+	{Overlay: "agent-tls", Values: modes{agent: true, tls: true}.values(),
+		cond: "and .Values.agent.enabled (not .Values.agent.direct) (not .Values.agent.containerInsights) .Values.tls.enabled"},
+	{Overlay: "agent-direct", Values: modes{agent: true, direct: true}.values(),
 		cond: "and .Values.agent.enabled .Values.agent.direct (not .Values.agent.containerInsights) (not .Values.incidents.slack)"},
-	{Overlay: "agent-direct-incidents-slack", Values: modes(true, true, false, false, false, false, true),
+	{Overlay: "agent-direct-incidents-slack", Values: modes{agent: true, direct: true, slack: true}.values(),
 		cond: "and .Values.agent.enabled .Values.agent.direct (not .Values.agent.containerInsights) .Values.incidents.slack"},
-	{Overlay: "gateway", Values: modes(false, false, false, true, false, false, false),
-		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) (not .Values.incidents.slack)"},
-	{Overlay: "gateway-incidents-slack", Values: modes(false, false, false, true, false, false, true),
-		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) .Values.incidents.slack"},
-	{Overlay: "gateway-lambda", Values: modes(false, false, false, true, true, false, false),
-		cond: "and .Values.gateway.enabled .Values.gateway.lambda.enabled (not .Values.incidents.slack)"},
-	{Overlay: "sidecar-operator", Values: modes(false, false, false, false, false, true, false),
+	{Overlay: "gateway", Values: modes{gateway: true}.values(),
+		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) (not .Values.incidents.slack) (not .Values.tls.enabled)"},
+	{Overlay: "gateway-incidents-slack", Values: modes{gateway: true, slack: true}.values(),
+		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) .Values.incidents.slack (not .Values.tls.enabled)"},
+	{Overlay: "gateway-lambda", Values: modes{gateway: true, lambda: true}.values(),
+		cond: "and .Values.gateway.enabled .Values.gateway.lambda.enabled (not .Values.incidents.slack) (not .Values.tls.enabled)"},
+	{Overlay: "gateway-tls", Values: modes{gateway: true, tls: true}.values(),
+		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) (not .Values.incidents.slack) .Values.tls.enabled"},
+	{Overlay: "sidecar-operator", Values: modes{sidecar: true}.values(),
 		cond: ".Values.sidecar.enabled", Omit: sidecarDemo},
 }
 
+// certManagerGroup: objects of this API group (the tls option's Issuers and Certificates) render only with
+// tls.certManager; without it the user creates the Secret they would write (cmd/gateway-certs).
+const certManagerGroup = "cert-manager.io"
+
 // ChartLeavesOut are the overlays the chart does not reproduce, and why.
 var ChartLeavesOut = map[string]string{
-	"amp-rules": "ACK objects for the AMP workspace's rules and alert manager, installed once per workspace (deploy/README.md step 7)",
-	"sidecar":   "a container in the application's own Deployment, which a chart cannot patch (the chart's sidecar is the operator's)",
+	"amp-rules":   "ACK objects for the AMP workspace's rules and alert manager, installed once per workspace (deploy/README.md step 7)",
+	"sidecar":     "a container in the application's own Deployment, which a chart cannot patch (the chart's sidecar is the operator's)",
+	"sidecar-tls": "the same plain sidecar with the tls option",
 }
 
 // Setting is one key of kustomize/settings/settings.env and the chart value that sets it.
@@ -454,8 +467,11 @@ func Chart(deployDir string) ([]File, error) {
 			files[file] = b
 		}
 		cond := condition(e.variants)
-		if strings.HasPrefix(e.id, "v1/Namespace/") {
+		switch {
+		case strings.HasPrefix(e.id, "v1/Namespace/"):
 			cond = "and .Values.namespace.create (" + cond + ")"
+		case strings.HasPrefix(e.id, certManagerGroup+"/"):
+			cond = "and .Values.tls.certManager (" + cond + ")"
 		}
 		fmt.Fprintf(b, "{{- if %s }}\n---\n%s{{- end }}\n", cond, e.text)
 	}
@@ -671,6 +687,16 @@ sidecar:
   namespace: ""        # default: the release namespace
   serviceAccount: ""   # required: the application pods' ServiceAccount, bound to the sidecar's Role
   resources:{{ yaml 4 (index . "sidecar.resources") }}
+
+# tls: OTLP from the agents to the gateway over TLS (the tls option: overlays/gateway-tls and agent-tls;
+# deploy/README.md "Secure install"; not together with containerInsights, gateway.lambda, incidents.slack or
+# sidecar, which have no TLS overlay). The agents verify the gateway with ca.crt of the ConfigMap
+# otelcol-sre-gateway-ca, which you create. certManager: cert-manager (installed first) issues the gateway's
+# certificate, its Issuers and Certificates are part of the release; false: create the Secret
+# otelcol-sre-gateway-tls yourself (cmd/gateway-certs).
+tls:
+  enabled: false
+  certManager: true
 
 # incidents.slack: stuck-pod incidents also go to Slack (the incidents-slack option; gateway and agent.direct).
 # Create the Secret first: kubectl -n <namespace> create secret generic otelcol-sre-slack --from-literal=webhook-url=...

@@ -59,12 +59,12 @@ func TestHelmTakesOverUpgradesAndUninstalls(t *testing.T) {
 	if err := render.Apply(t.Context(), c.Config(), kustomized, render.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before := stsUID(t, client)
+	before, size := stsUID(t, client), storage(t, client)
 	claim := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "data-" + slo + "-0", Namespace: namespace, Labels: map[string]string{"app.kubernetes.io/name": slo}},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
 		},
 	}
 	if _, err := client.CoreV1().PersistentVolumeClaims(namespace).Create(t.Context(), claim, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -104,14 +104,14 @@ func TestHelmTakesOverUpgradesAndUninstalls(t *testing.T) {
 	// Another volume size: the API server refuses the change, the release is marked failed, nothing moves.
 	resized := map[string]any{}
 	gen.MergeValues(resized, bigger)
-	gen.MergeValues(resized, map[string]any{"gateway": map[string]any{"slo": map[string]any{"storage": "20Gi"}}})
+	gen.MergeValues(resized, map[string]any{"gateway": map[string]any{"slo": map[string]any{"storage": "1Ti"}}})
 	_, err = upgrade(t, c, ch, resized)
 	if err == nil || !strings.Contains(err.Error(), "Forbidden") {
-		t.Fatalf("helm upgrade with gateway.slo.storage=20Gi: err %v, want the API server's Forbidden", err)
+		t.Fatalf("helm upgrade with gateway.slo.storage=1Ti: err %v, want the API server's Forbidden", err)
 	}
 	t.Logf("as deploy/README.md says, the storage change is refused: %v", err)
-	if got := storage(t, client); got != "10Gi" {
-		t.Errorf("volumeClaimTemplates storage %s after the refused upgrade, want 10Gi", got)
+	if got := storage(t, client); got != size {
+		t.Errorf("volumeClaimTemplates storage %s after the refused upgrade, want %s", got, size)
 	}
 
 	// helm uninstall removes what the chart rendered and leaves the claims (and their data).
