@@ -42,6 +42,8 @@ type OpenTelemetryCollectorSpec struct {
 	SecurityContext *corev1.SecurityContext     `json:"securityContext,omitempty"`
 	LivenessProbe   *OperatorProbe              `json:"livenessProbe,omitempty"`
 	ReadinessProbe  *OperatorProbe              `json:"readinessProbe,omitempty"`
+	Volumes         []corev1.Volume             `json:"volumes,omitempty"`
+	VolumeMounts    []corev1.VolumeMount        `json:"volumeMounts,omitempty"`
 }
 
 // CollectorConfig is v1beta1.Config: the component sections are free-form, the keys are not.

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-sre/otelcol-sre/internal/gatewaycerts"
 )
@@ -50,8 +52,8 @@ func tlsFiles(t *testing.T, config string) (string, []string) {
 	return dir, files
 }
 
-// In the -tls overlays every collector that sends to the gateway loads the client config and finds ca.crt
-// of the ConfigMap otelcol-sre-gateway-ca where it reads it, and names the gateway by a name the gateway's
+// In the -tls overlays every collector that sends to the gateway (the operator's injected one included)
+// loads the client config and finds ca.crt of the ConfigMap otelcol-sre-gateway-ca where it reads it, and names the gateway by a name the gateway's
 // certificate has; the stateless tier loads the server config and finds the Secret the Certificate writes.
 func TestTLSOptionFitsTogether(t *testing.T) {
 	var cert *Certificate
@@ -73,9 +75,20 @@ func TestTLSOptionFitsTogether(t *testing.T) {
 
 	serverDir, serverFiles := tlsFiles(t, serverTLSConfig)
 	clientDir, clientFiles := tlsFiles(t, clientTLSConfig)
-	c := installCluster(t, "gateway-tls", "agent-tls", "sidecar-tls")
+	c := installCluster(t, "gateway-tls", "agent-tls", "sidecar-tls", "sidecar-operator-tls")
 	servers, clients := 0, 0
 	for _, p := range c.pods {
+		if cr := c.collectors[p.namespace+"/"+p.annotations["sidecar.opentelemetry.io/inject"]]; cr != nil && c.sendsTo(p, "otelcol-sre-gateway-lb", "otelcol-sre") {
+			// The operator injects the collector: its config and volumes are the OpenTelemetryCollector's.
+			clients++
+			tlsCfg, _ := yaml.Marshal(cr.Spec.Config.Exporters["otlp_grpc/gateway"])
+			if !strings.Contains(string(tlsCfg), "ca_file: ${env:OTELCOL_SRE_TLS_DIR:-"+clientDir+"}/ca.crt") || strings.Contains(string(tlsCfg), "insecure: true") {
+				t.Errorf("%s: the injected collector's gateway exporter does not verify the gateway:\n%s", p.name, tlsCfg)
+			}
+			checkTLSMount(t, clusterPod{name: p.name + " (injected)", spec: corev1.PodSpec{Volumes: cr.Spec.Volumes}},
+				corev1.Container{VolumeMounts: cr.Spec.VolumeMounts}, clientDir, clientFiles, caConfigMap)
+			continue
+		}
 		for _, ctr := range p.spec.Containers {
 			if ctr.Name != "otelcol-sre" {
 				continue
@@ -98,12 +111,7 @@ func TestTLSOptionFitsTogether(t *testing.T) {
 				if !slices.Contains(configs, clientTLSConfig) {
 					t.Errorf("%s sends to the gateway without %s", p.name, clientTLSConfig)
 				}
-				checkTLSMount(t, p, ctr, clientDir, clientFiles, func(v corev1.VolumeSource) (string, []corev1.KeyToPath) {
-					if v.ConfigMap == nil || v.ConfigMap.Name != "otelcol-sre-gateway-ca" {
-						return "", nil
-					}
-					return v.ConfigMap.Name, v.ConfigMap.Items
-				})
+				checkTLSMount(t, p, ctr, clientDir, clientFiles, caConfigMap)
 				for _, e := range ctr.Env {
 					if e.Name != "GATEWAY_ENDPOINT" {
 						continue
@@ -116,9 +124,17 @@ func TestTLSOptionFitsTogether(t *testing.T) {
 			}
 		}
 	}
-	if servers != 1 || clients != 2 {
-		t.Errorf("found %d TLS servers and %d clients, want the stateless tier, and the agent and the sidecar", servers, clients)
+	if servers != 1 || clients != 3 {
+		t.Errorf("found %d TLS servers and %d clients, want the stateless tier, and the agent and both sidecars", servers, clients)
 	}
+}
+
+// caConfigMap accepts the ConfigMap with the gateway's CA certificate.
+func caConfigMap(v corev1.VolumeSource) (string, []corev1.KeyToPath) {
+	if v.ConfigMap == nil || v.ConfigMap.Name != "otelcol-sre-gateway-ca" {
+		return "", nil
+	}
+	return v.ConfigMap.Name, v.ConfigMap.Items
 }
 
 // checkTLSMount: ctr mounts, read-only at dir, a volume of the kind source accepts, projecting exactly the

@@ -3,8 +3,8 @@
 
 // Package gen derives the Kubernetes resources that must stay identical to a source file elsewhere in
 // deploy/: the ACK RuleGroupsNamespace/AlertManagerDefinition (from the plain Prometheus rule files and
-// the AMP alert manager definition) and the OpenTelemetry Operator sidecar (from
-// deploy/configs/sidecar.yaml and the sidecar container of the plain sidecar overlay), and the Helm chart's
+// the AMP alert manager definition), the OpenTelemetry Operator sidecar (from deploy/configs/sidecar.yaml and
+// the sidecar container of the plain sidecar overlay) and its `tls` option (operatortls.go), and the Helm chart's
 // templates and values (from the overlays, helm.go).
 // `go generate ./deploy` writes them; deploy_test.go fails when a committed copy differs.
 package gen
@@ -86,11 +86,15 @@ func All(deployDir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	opTLS, err := operatorSidecarTLS(deployDir)
+	if err != nil {
+		return nil, err
+	}
 	chart, err := Chart(deployDir)
 	if err != nil {
 		return nil, err
 	}
-	return append([]File{rules, am, op}, chart...), nil
+	return append([]File{rules, am, op, opTLS}, chart...), nil
 }
 
 // ackRuleGroups writes one RuleGroupsNamespace per rule file, the file's bytes as spec.configuration.
@@ -159,19 +163,7 @@ func indentBlock(b *bytes.Buffer, content []byte, indent string) error {
 // the fully rendered otelcol-sre container of the plain sidecar overlay, so both sidecar flavours run
 // the same config, image, environment, resources and security context.
 func operatorSidecar(deployDir string) (File, error) {
-	cfgBytes, err := os.ReadFile(filepath.Join(deployDir, "configs", "sidecar.yaml"))
-	if err != nil {
-		return File{}, err
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(cfgBytes, &cfg); err != nil {
-		return File{}, fmt.Errorf("configs/sidecar.yaml: %w", err)
-	}
-	objs, err := render.Build(deployDir, "sidecar")
-	if err != nil {
-		return File{}, err
-	}
-	c, err := sidecarContainer(objs)
+	c, _, files, cfg, err := sidecarCollector(deployDir, "sidecar")
 	if err != nil {
 		return File{}, err
 	}
@@ -197,27 +189,79 @@ func operatorSidecar(deployDir string) (File, error) {
 		return File{}, err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, header, "deploy/configs/sidecar.yaml and the otelcol-sre container of overlays/sidecar")
+	fmt.Fprintf(&b, header, sources(files, "sidecar"))
 	b.Write(out)
 	return File{Path: operatorPath, Content: b.Bytes()}, nil
 }
 
-func sidecarContainer(objs []*unstructured.Unstructured) (map[string]any, error) {
+// sources names what a generated sidecar file comes from: the config files and the overlay's container.
+func sources(files []string, overlay string) string {
+	var parts []string
+	for _, f := range files {
+		parts = append(parts, "deploy/configs/"+f)
+	}
+	return strings.Join(parts, ", ") + " and the otelcol-sre container of overlays/" + overlay
+}
+
+// sidecarCollector renders overlay and returns its otelcol-sre container, the pod spec around it, the
+// config files its --config=/conf/<file> arguments load, and their merge: maps key by key, anything else
+// replaced by the later file, as the collector merges them.
+func sidecarCollector(deployDir, overlay string) (container, pod map[string]any, files []string, cfg map[string]any, err error) {
+	objs, err := render.Build(deployDir, overlay)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	for _, o := range objs {
 		if o.GetKind() != "Deployment" {
 			continue
 		}
-		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		pod, _, err = unstructured.NestedMap(o.Object, "spec", "template", "spec")
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, nil, err
 		}
+		containers, _ := pod["containers"].([]any)
 		for _, c := range containers {
 			if m, ok := c.(map[string]any); ok && m["name"] == "otelcol-sre" {
-				return m, nil
+				container = m
 			}
 		}
 	}
-	return nil, fmt.Errorf("overlay sidecar: no Deployment with an otelcol-sre container")
+	if container == nil {
+		return nil, nil, nil, nil, fmt.Errorf("overlay %s: no Deployment with an otelcol-sre container", overlay)
+	}
+	args, _ := container["args"].([]any)
+	cfg = map[string]any{}
+	for _, a := range args {
+		f, ok := strings.CutPrefix(fmt.Sprint(a), "--config=/conf/")
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(deployDir, "configs", f))
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		var part map[string]any
+		if err := yaml.Unmarshal(b, &part); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("configs/%s: %w", f, err)
+		}
+		mergeConfig(cfg, part)
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		return nil, nil, nil, nil, fmt.Errorf("overlay %s: the otelcol-sre container loads no --config=/conf/ file", overlay)
+	}
+	return container, pod, files, cfg, nil
+}
+
+func mergeConfig(dst, src map[string]any) {
+	for k, v := range src {
+		sub, isMap := v.(map[string]any)
+		if old, ok := dst[k].(map[string]any); ok && isMap {
+			mergeConfig(old, sub)
+			continue
+		}
+		dst[k] = v
+	}
 }
 
 // unhashSettings names the settings ConfigMap without kustomize's hash suffix; the sidecar-operator

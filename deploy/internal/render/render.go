@@ -18,7 +18,7 @@ import (
 )
 
 // Overlays are the deployable modes, as directories under deploy/kustomize/overlays.
-var Overlays = []string{"agent", "agent-container-insights", "agent-direct", "agent-direct-incidents-slack", "agent-tls", "amp-rules", "gateway", "gateway-incidents-slack", "gateway-lambda", "gateway-tls", "sidecar", "sidecar-operator", "sidecar-tls"}
+var Overlays = []string{"agent", "agent-container-insights", "agent-direct", "agent-direct-incidents-slack", "agent-tls", "amp-rules", "gateway", "gateway-incidents-slack", "gateway-lambda", "gateway-tls", "sidecar", "sidecar-operator", "sidecar-operator-tls", "sidecar-tls"}
 
 // Build renders deploy/kustomize/overlays/<overlay> below deployDir (the repository's deploy/
 // directory) exactly as `kubectl kustomize` would, and returns the objects in output order.
