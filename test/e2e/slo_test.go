@@ -43,7 +43,7 @@ func requestCounts(start, ts time.Time, ok, bad int64) pmetric.Metrics {
 // TestSLOProcessorSeriesInPrometheusAndEMF: request counters go in, the slo processor emits the SLO metrics
 // of the contract (docs/DESIGN.md), and they arrive in Prometheus (names, labels, values) and in CloudWatch Logs as
 // valid EMF with deploy's SLO dimension sets. 990 good and 10 bad requests against a 99.9% objective:
-// SLI 0.99, burn rate 10, error budget remaining 1 - 10 = -9.
+// SLI 0.99, burn rate 10, error budget remaining 1 - 10 = -9; as a Timeslices SLO one bad slice.
 //
 // Prometheus evaluates the generated rule-computed SLO rules as AMP would, so the dashboard's rule-computed
 // values are checked too.
@@ -73,6 +73,15 @@ func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
 	}
 	if got := prom.waitScalar(t, `round(slo_error_budget_remaining{`+sel+`}, 0.0001)`, -9, 10*time.Second); got != -9 {
 		t.Errorf("slo_error_budget_remaining = %v, want -9", got)
+	}
+	// The Timeslices SLO: the 10 bad of 1000 requests (1%) make their 2s slice bad (under 99.5%): one of the
+	// hour's 1800 × 1% = 18 bad slices spent, however many empty (good) slices follow.
+	const uptime = `slo_name="checkout-uptime",slo_service="checkout"`
+	if got := prom.waitScalar(t, `round(slo_error_budget_remaining{`+uptime+`}, 0.0001)`, 0.9444, 20*time.Second); got != 0.9444 {
+		t.Errorf("Timeslices slo_error_budget_remaining = %v, want 1 - 1/18 = 0.9444", got)
+	}
+	if got := prom.query(t, `slo_sli{`+uptime+`,slo_window="5m"} < 1`); len(got) != 1 {
+		t.Errorf("Timeslices 5m SLI: %v, want one below 1 (the bad slice among the 2s slices since the start)", got)
 	}
 	var names []string
 	for _, s := range prom.query(t, `count by (__name__) ({__name__=~"slo_.*"})`) {
