@@ -79,13 +79,10 @@ func stateScenario(t *testing.T) (*Config, func(e *Evaluator, upTo time.Duration
 	return cfg, feed
 }
 
-// TestStateReadsVersion1 keeps reading state written by an earlier build:
-// testdata/state/v1.bin holds the state after 10 minutes of stateScenario.
-func TestStateReadsVersion1(t *testing.T) {
-	cfg, feed := stateScenario(t)
-	path := filepath.Join("testdata", "state", "v1.bin")
-	live := mustEvaluator(t, cfg)
-	feed(live, 10*time.Minute)
+// restoreGolden reads testdata/state/file (rewritten from live first with
+// -update-state) into a new evaluator of cfg, which restores the SLOs names.
+func restoreGolden(t *testing.T, cfg *Config, live *Evaluator, file string, names ...string) *Evaluator {
+	path := filepath.Join("testdata", "state", file)
 	if *updateState {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, live.AppendState(nil), 0o600))
@@ -93,10 +90,20 @@ func TestStateReadsVersion1(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	restored := mustEvaluator(t, cfg)
-	names, skipped, err := restored.RestoreState(b)
+	got, skipped, err := restored.RestoreState(b)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"api", "errors"}, names)
+	assert.Equal(t, names, got)
 	assert.Empty(t, skipped)
+	return restored
+}
+
+// TestStateReadsVersion1 keeps reading state written by an earlier build:
+// testdata/state/v1.bin holds the state after 10 minutes of stateScenario.
+func TestStateReadsVersion1(t *testing.T) {
+	cfg, feed := stateScenario(t)
+	live := mustEvaluator(t, cfg)
+	feed(live, 10*time.Minute)
+	restored := restoreGolden(t, cfg, live, "v1.bin", "api", "errors")
 	now := t0.Add(11 * time.Minute)
 	assert.ElementsMatch(t, flatten(live.Evaluate(now)), flatten(restored.Evaluate(now)))
 	// The restored counter baselines turn the next points into the same

@@ -54,11 +54,9 @@ func TestEvaluatorTimeslices(t *testing.T) {
 	assert.Equal(t, [2]float64{95, 10}, [2]float64{good, bad})
 }
 
-// A Timeslices SLO's slices survive a restart in the processor's state, and
-// an SLO whose budgeting method or slice changed starts afresh.
-func TestStateTimeslices(t *testing.T) {
-	cfg := timeslicesConfig()
-	e := mustEvaluator(t, cfg)
+// feedMinutes gives e 20 minutes of requests, 90 good a minute and in every
+// third minute 10 bad (a bad slice).
+func feedMinutes(e *Evaluator) {
 	delta := pmetric.AggregationTemporalityDelta
 	for m := range 20 {
 		d := time.Duration(m) * time.Minute
@@ -66,6 +64,14 @@ func TestStateTimeslices(t *testing.T) {
 			counterPoint{"/a", "200", "shop", d, d + 30*time.Second, 90},
 			counterPoint{"/a", "500", "shop", d, d + 30*time.Second, int64(m % 3 / 2 * 10)}))
 	}
+}
+
+// A Timeslices SLO's slices survive a restart in the processor's state, and
+// an SLO whose budgeting method or slice changed starts afresh.
+func TestStateTimeslices(t *testing.T) {
+	cfg := timeslicesConfig()
+	e := mustEvaluator(t, cfg)
+	feedMinutes(e)
 	b := e.AppendState(nil)
 	now := t0.Add(20 * time.Minute)
 	restored := mustEvaluator(t, cfg)
@@ -93,4 +99,16 @@ func TestStateTimeslices(t *testing.T) {
 		assert.Empty(t, names, name)
 		assert.Equal(t, []string{"api"}, skipped, name)
 	}
+}
+
+// TestStateReadsTimeslicesVersion1 keeps reading a Timeslices SLO's state as
+// this build wrote it: testdata/state/timeslices-v1.bin holds feedMinutes
+// (rewrite with -update-state).
+func TestStateReadsTimeslicesVersion1(t *testing.T) {
+	cfg := timeslicesConfig()
+	live := mustEvaluator(t, cfg)
+	feedMinutes(live)
+	restored := restoreGolden(t, cfg, live, "timeslices-v1.bin", "api")
+	now := t0.Add(25 * time.Minute)
+	assert.ElementsMatch(t, flatten(live.Evaluate(now)), flatten(restored.Evaluate(now)))
 }
