@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -47,26 +48,33 @@ import (
 
 // TestContainerInsightsReceiverLive runs the container-insights option as shipped (its awscontainerinsightreceiver,
 // persistent queue and awsemf) in the built binary, as far as this machine allows:
+//
 //   - in-cluster: the receiver's pod ServiceAccount files (the real test control plane's CA and a real token of a
 //     ServiceAccount holding exactly the shipped agent + option RBAC) are bind-mounted at
 //     /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace (unshare -m), with
 //     KUBERNETES_SERVICE_HOST/PORT at the real API server: leader election on a Lease, the node, pod and
 //     EndpointSlice informers, the cluster-level metrics, all real;
+//
 //   - cAdvisor in-process on this machine's cgroups and /proc (node CPU, memory, network, filesystem);
+//
 //   - stand-ins, named as such, where no real part can run here: EC2 instance metadata (IMDS) and the EC2 API
 //     (DescribeTags gives the cluster name, SigV4 checked) on loopback, and the kubelet's /pods (HTTPS, serving
 //     the real API server's pods of the node after authenticating the receiver's token with a TokenReview and
 //     authorizing nodes/proxy with a SubjectAccessReview, as the kubelet does).
 //
+//   - the pods' containers are real: Debian's containerd and runc run each pod's sandbox and app container (a
+//     static busybox) in /kubepods/burstable/pod<uid>/<id> with the CRI's labels, the sandbox's network namespace
+//     holding a veth as eth0; the receiver reaches containerd at /run/containerd/containerd.sock in its mount
+//     namespace, as the DaemonSet mounts it (containerRuntime).
+//
 // The EMF records reaching the loopback CloudWatch Logs peer are checked with the console's checks
-// (waitForConsoleMetrics, checkConsoleDimensions) and their values against this machine and the cluster.
-// Pod and container metrics cannot come here: cAdvisor names a cgroup's pod and container only from the
-// container runtime's labels (containerd's socket), and no container runtime runs on this machine
-// (deploy/README.md "Container Insights parity").
+// (waitForConsoleMetrics, checkConsoleDimensions: all 25 console metrics) and their values against this
+// machine, the pods' requests and the cluster.
 func TestContainerInsightsReceiverLive(t *testing.T) {
 	t.Parallel() // mostly waiting for the receiver's collections
 	testenv.NeedRoot(t, "bind-mount the ServiceAccount files in a private mount namespace")
 	unshare := testenv.LookPath(t, "unshare", "util-linux")
+	runtime := newContainerRuntime(t)
 	cluster := testcluster.Start(t)
 	client := cluster.Client()
 	ns := cluster.Namespace(t)
@@ -81,7 +89,8 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "web"}},
 			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "public.ecr.aws/docker/library/nginx:1",
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"),
-					corev1.ResourceMemory: resource.MustParse("128Mi")}}}}},
+					corev1.ResourceMemory: resource.MustParse("128Mi")}, Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"),
+					corev1.ResourceMemory: resource.MustParse("256Mi")}}}}},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -93,6 +102,7 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 		if _, err := client.CoreV1().Pods(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		runtime.runPodContainer(t, p, strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://"))
 		slice = append(slice, discoveryv1.Endpoint{Addresses: []string{p.Status.PodIP}, NodeName: &p.Spec.NodeName,
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: name, UID: p.UID}})
 	}
@@ -133,6 +143,7 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 		// The node's /proc: the DaemonSet mounts the node's / at /rootfs, the receiver's default (/rootfs/proc).
 		"HOST_PROC":               "/proc",
 		"KUBERNETES_SERVICE_HOST": apiURL.Hostname(), "KUBERNETES_SERVICE_PORT": apiURL.Port(), "OTELCOL_SRE_SA_DIR": saDir,
+		"OTELCOL_SRE_CONTAINERD_DIR": runtime.dir,
 		// The receiver asks IMDS (identity document) and EC2 (tags, volumes): both at their loopback stand-ins;
 		// AWS_ENDPOINT_URL sends any other AWS service there too, so nothing can leave loopback.
 		"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.URL,
@@ -140,8 +151,11 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 	} {
 		ci.env[k] = v
 	}
-	mountSA := `mount -t tmpfs -o mode=0755 otelcol-sre-e2e /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && ` +
-		`mount --bind "$OTELCOL_SRE_SA_DIR" /run/secrets/kubernetes.io/serviceaccount && exec "$@"`
+	// The pod's view of the node: its ServiceAccount files, and the node's containerd socket where the DaemonSet
+	// mounts it (/run/containerd/containerd.sock), on a /run of its own.
+	mountSA := `mount -t tmpfs -o mode=0755 otelcol-sre-e2e /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount /run/containerd && ` +
+		`mount --bind "$OTELCOL_SRE_SA_DIR" /run/secrets/kubernetes.io/serviceaccount && ` +
+		`mount --bind "$OTELCOL_SRE_CONTAINERD_DIR" /run/containerd && exec "$@"`
 	proc := collectortest.StartConfigsWrapped(t, []string{unshare, "-m", "--propagation", "private", "sh", "-c", mountSA, "sh"},
 		[]string{filepath.Join("testdata", "containerinsights-emf.yaml"),
 			filepath.Join(collectortest.RepoRoot(), "deploy", "configs", "container-insights.yaml"),
@@ -153,6 +167,9 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 		"node_memory_reserved_capacity", "node_number_of_running_pods", "node_number_of_running_containers",
 		"node_cpu_usage_total", "node_cpu_limit", "node_memory_working_set", "node_memory_limit", "node_filesystem_utilization",
 		"cluster_node_count", "cluster_failed_node_count", "service_number_of_running_pods", "namespace_number_of_running_pods",
+		"pod_cpu_utilization", "pod_memory_utilization", "pod_network_rx_bytes", "pod_network_tx_bytes",
+		"pod_cpu_utilization_over_pod_limit", "pod_memory_utilization_over_pod_limit", "pod_cpu_reserved_capacity",
+		"pod_memory_reserved_capacity", "pod_number_of_container_restarts",
 	}
 	got := waitForConsoleMetrics(t, peer, clusterName, node, want, 100*time.Second)
 	checkConsoleDimensions(t, peer, got, want)
@@ -176,11 +193,31 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 		}
 	}
 	t.Logf("live values: %v", values)
+	// Container metrics have no declaration (the console reads them from the performance log events).
+	containers := 0
+	for _, e := range peer.Events() {
+		var ev struct {
+			Type                      string
+			ContainerMemoryWorkingSet float64 `json:"container_memory_working_set"`
+			Kubernetes                struct {
+				ContainerName string `json:"container_name"`
+			}
+		}
+		if json.Unmarshal([]byte(e.Message), &ev) == nil && ev.Type == "Container" && ev.Kubernetes.ContainerName == "app" && ev.ContainerMemoryWorkingSet > 0 {
+			containers++
+		}
+	}
+	if containers == 0 {
+		t.Error("no Container event of the pods' app containers with their memory working set")
+	}
 	for metric, v := range map[string]float64{"node_cpu_limit": float64(cores * 1000), "node_memory_limit": float64(memTotal),
 		"node_number_of_running_pods": 2, "node_number_of_running_containers": 2, "cluster_node_count": 1,
 		"cluster_failed_node_count": 0, "service_number_of_running_pods": 2, "namespace_number_of_running_pods": 2,
 		// 2 x 250m of the node's cores*1000 millicores, 2 x 128 MiB of its memory
 		"node_cpu_reserved_capacity": 500 / float64(cores*1000) * 100, "node_memory_reserved_capacity": 256 << 20 / float64(memTotal) * 100,
+		// each pod: 250m, 128 MiB, never restarted
+		"pod_cpu_reserved_capacity": 250 / float64(cores*1000) * 100, "pod_memory_reserved_capacity": 128 << 20 / float64(memTotal) * 100,
+		"pod_number_of_container_restarts": 0,
 	} {
 		if len(values[metric]) == 0 {
 			t.Errorf("%s: no value", metric)
@@ -191,7 +228,8 @@ func TestContainerInsightsReceiverLive(t *testing.T) {
 			}
 		}
 	}
-	for _, metric := range []string{"node_cpu_usage_total", "node_memory_working_set", "node_cpu_utilization", "node_memory_utilization", "node_filesystem_utilization"} {
+	for _, metric := range []string{"node_cpu_usage_total", "node_memory_working_set", "node_cpu_utilization", "node_memory_utilization",
+		"node_filesystem_utilization", "pod_memory_utilization", "pod_memory_utilization_over_pod_limit"} {
 		if len(values[metric]) == 0 || slices.Max(values[metric]) <= 0 {
 			t.Errorf("%s = %v, want this machine's (> 0)", metric, values[metric])
 		}
@@ -449,4 +487,115 @@ func machineCapacity(t *testing.T) (cores, memTotal int64) {
 		}
 	}
 	return cores, memTotal
+}
+
+// containerRuntime is a real containerd (Debian's) on a private socket, root and state, running each pod's
+// container with runc the way the kubelet's CRI does it for cAdvisor: in the cgroup
+// /kubepods/burstable/pod<uid>/<container id>, in containerd's k8s.io namespace, labelled with the pod's name,
+// namespace and uid and the container's name. The container is a static busybox shell that sleeps.
+type containerRuntime struct {
+	dir, ctr, rootfs string
+}
+
+func newContainerRuntime(t *testing.T) *containerRuntime {
+	t.Helper()
+	containerd := testenv.LookPath(t, "containerd", "containerd")
+	r := &containerRuntime{ctr: testenv.LookPath(t, "ctr", "containerd")}
+	busybox := testenv.LookPath(t, "busybox", "busybox-static")
+	base, err := os.MkdirTemp("", "otelcol-sre-ctd-") // short: the socket path must fit sun_path
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.dir, r.rootfs = filepath.Join(base, "run"), filepath.Join(base, "rootfs")
+	for _, d := range []string{r.dir, filepath.Join(r.rootfs, "bin"), filepath.Join(r.rootfs, "proc"), filepath.Join(r.rootfs, "dev"), filepath.Join(r.rootfs, "sys")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.rootfs, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(base, "config.toml")
+	if err := os.WriteFile(config, []byte("version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(containerd, "--config", config, "--address", r.socket(), "--root", filepath.Join(base, "root"), "--state", filepath.Join(base, "state"))
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = os.RemoveAll(base)
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(r.socket()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containerd did not serve %s:\n%s", r.socket(), log.String())
+		}
+	}
+	return r
+}
+
+func (r *containerRuntime) socket() string { return filepath.Join(r.dir, "containerd.sock") }
+
+func (r *containerRuntime) run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(r.ctr, append([]string{"--address", r.socket(), "--namespace", "k8s.io"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("ctr %v: %v\n%s", args, err, out)
+	}
+}
+
+// runPodContainer starts pod's sandbox ("POD", the infra container whose network namespace holds the pod's eth0,
+// a veth whose peer stays on the host) and its first container as containerID in that namespace; cleanup stops
+// both and removes their cgroups and the namespace.
+func (r *containerRuntime) runPodContainer(t *testing.T, pod *corev1.Pod, containerID string) {
+	t.Helper()
+	ip := testenv.LookPath(t, "ip", "iproute2")
+	uid := string(pod.UID)
+	netns, veth := "otelcol-sre-"+uid[:8], "ocs"+uid[:8]
+	for _, args := range [][]string{{"netns", "add", netns}, {"link", "add", veth, "type", "veth", "peer", "name", veth + "p"},
+		{"link", "set", veth + "p", "netns", netns}, {"-n", netns, "link", "set", veth + "p", "name", "eth0"},
+		{"-n", netns, "link", "set", "eth0", "up"}, {"link", "set", veth, "up"}} {
+		if out, err := exec.Command(ip, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	podCgroup := "/kubepods/burstable/pod" + uid
+	sandboxID := "f" + containerID[1:]
+	// The CRI plugin's labels: cAdvisor keeps network statistics only for the sandbox (io.cri-containerd.kind).
+	for _, c := range []struct{ id, name, kind string }{{sandboxID, "POD", "sandbox"}, {containerID, pod.Spec.Containers[0].Name, "container"}} {
+		r.run(t, "run", "-d", "--rootfs", "--cgroup", podCgroup+"/"+c.id, "--with-ns", "network:/run/netns/"+netns,
+			"--label", "io.kubernetes.pod.name="+pod.Name, "--label", "io.kubernetes.pod.namespace="+pod.Namespace,
+			"--label", "io.kubernetes.pod.uid="+uid, "--label", "io.kubernetes.container.name="+c.name, "--label", "io.cri-containerd.kind="+c.kind,
+			r.rootfs, c.id, "/bin/busybox", "sh", "-c", "while :; do sleep 1; done")
+	}
+	t.Cleanup(func() {
+		for _, id := range []string{containerID, sandboxID} {
+			r.run(t, "task", "kill", "--signal", "SIGKILL", id)
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				if err := exec.Command(r.ctr, "--address", r.socket(), "--namespace", "k8s.io", "task", "rm", id).Run(); err == nil {
+					break
+				}
+			}
+			r.run(t, "container", "rm", id)
+		}
+		_ = exec.Command(ip, "link", "del", veth).Run()
+		_ = exec.Command(ip, "netns", "del", netns).Run()
+		// runc removes the containers' cgroups; the pod's and the empty /kubepods ones above it are the test's.
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + podCgroup)
+		for _, d := range dirs {
+			_ = os.Remove(d)
+			_ = os.Remove(filepath.Dir(d))
+			_ = os.Remove(filepath.Dir(filepath.Dir(d)))
+		}
+	})
 }
