@@ -236,7 +236,7 @@ func TestTimeslicesAgainstExactSlicesAndPrometheus(t *testing.T) {
 	require.NoError(t, os.WriteFile(rulesFile, b, 0o600))
 	expr := func(record, window string) string {
 		for _, r := range f.Groups[0].Rules {
-			if r.Record == record && r.Labels["slo_window"] == window {
+			if r.Record == record && r.Labels[slorules.LabelWindow] == window {
 				return r.Expr
 			}
 		}

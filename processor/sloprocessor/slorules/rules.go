@@ -46,8 +46,11 @@ const (
 	InStreamPrefix = "slo_"
 )
 
+// LabelWindow is the window label of the recorded series, as the
+// processor's slo.window attribute becomes in Prometheus.
+const LabelWindow = "slo_window"
+
 const (
-	labelWindow   = "slo_window"
 	labelOutcome  = "slo_outcome"
 	labelSLOName  = "slo_name"
 	labelSeverity = "severity"
@@ -180,13 +183,13 @@ func (g sloRules) sel(extra string) string {
 }
 
 func (g sloRules) recorded(name, window string) string {
-	return fmt.Sprintf(`%s{%s}`, name, g.sel(fmt.Sprintf(`, %s=%q`, labelWindow, window)))
+	return fmt.Sprintf(`%s{%s}`, name, g.sel(fmt.Sprintf(`, %s=%q`, LabelWindow, window)))
 }
 
 // window writes the rules of window w; the SLO's own window also records
 // the error budget left.
 func (g sloRules) window(w string, isBudget bool) []Rule {
-	labels := map[string]string{labelSLOName: g.name, labelWindow: w}
+	labels := map[string]string{labelSLOName: g.name, LabelWindow: w}
 	budget := formatFloat(1 - g.target)
 	ratio := fmt.Sprintf("%s\n/\n(%s > 0)", g.recorded(RecordEventsBad, w), g.recorded(RecordEventsTotal, w))
 	rules := []Rule{
@@ -217,7 +220,7 @@ func (g sloRules) window(w string, isBudget bool) []Rule {
 // total, which holds for a slice without events: as in the processor,
 // empty slices are good.
 func (g sloRules) slices() []Rule {
-	labels := map[string]string{labelSLOName: g.name, labelWindow: g.slice}
+	labels := map[string]string{labelSLOName: g.name, LabelWindow: g.slice}
 	delta := func(extra string) string {
 		sel := fmt.Sprintf("%s{%s}", g.metric, g.sel(extra))
 		return fmt.Sprintf("sum by (%s) ((%s - %s offset %s) >= 0)", g.by, sel, sel, g.slice)
@@ -235,9 +238,9 @@ func (g sloRules) slices() []Rule {
 // burn rate, and for the SLO's own window the budget left in slices.
 func (g sloRules) sliceWindow(window sloprocessor.Duration, isBudget bool, n int64) []Rule {
 	w, r := window.String(), sliceRange(time.Duration(window))
-	labels := map[string]string{labelSLOName: g.name, labelWindow: w}
+	labels := map[string]string{labelSLOName: g.name, LabelWindow: w}
 	verdicts := fmt.Sprintf("%s{%s}[%s]", RecordSliceGood, g.sel(""), r)
-	withEvents := fmt.Sprintf("\nand ignoring (%s)\n%s > 0", labelWindow, g.recorded(RecordEventsTotal, w))
+	withEvents := fmt.Sprintf("\nand ignoring (%s)\n%s > 0", LabelWindow, g.recorded(RecordEventsTotal, w))
 	budget := formatFloat(1 - g.target)
 	rules := []Rule{
 		{Record: RecordEventsTotal, Labels: labels, Expr: fmt.Sprintf("sum_over_time(%s{%s}[%s])", RecordSliceEvents, g.sel(""), r)},
@@ -290,8 +293,8 @@ func (g sloRules) alerts(cfg *sloprocessor.Config) []Rule {
 			long, short, f := r.LongWindow.String(), r.ShortWindow.String(), formatFloat(r.Factor)
 			pairs = append(pairs, fmt.Sprintf(
 				"max without (%s) (\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n  and ignoring (%s)\n    %s >= %s\n)",
-				labelWindow, g.recorded(RecordBurnRate, long), f, labelWindow, g.recorded(RecordBurnRate, short), f,
-				labelWindow, g.recorded(RecordEventsTotal, long), formatFloat(cfg.Alerting.MinEvents)))
+				LabelWindow, g.recorded(RecordBurnRate, long), f, LabelWindow, g.recorded(RecordBurnRate, short), f,
+				LabelWindow, g.recorded(RecordEventsTotal, long), formatFloat(cfg.Alerting.MinEvents)))
 			text = append(text, fmt.Sprintf("%sx over %s and %s", f, long, short))
 		}
 		out = append(out, Rule{

@@ -110,7 +110,7 @@ func TestGenerate(t *testing.T) {
 			for _, r := range f.Groups[0].Rules {
 				exprs = append(exprs, r.Expr)
 				if r.Record == RecordEventsTotal {
-					windows[r.Labels[labelWindow]] = true
+					windows[r.Labels[LabelWindow]] = true
 				}
 				if r.Alert != "" {
 					alerts++
