@@ -5,6 +5,7 @@ package gen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -483,7 +484,11 @@ func Chart(deployDir string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, File{Path: filepath.Join(ChartDir, "templates", "_settings.tpl"), Content: settingsHelper()}, values), nil
+	schema, err := valuesSchema(values.Content)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, File{Path: filepath.Join(ChartDir, "templates", "_settings.tpl"), Content: settingsHelper()}, values, schema), nil
 }
 
 // templateFile groups objects by mode: the file of the first variant's mode, or shared.yaml when
@@ -711,6 +716,46 @@ func chartValues(defaults map[string]any) (File, error) {
 		return File{}, err
 	}
 	return File{Path: filepath.Join(ChartDir, "values.yaml"), Content: b.Bytes()}, nil
+}
+
+// valuesSchema is values.schema.json for values.yaml: every value typed as its default is, no value the
+// chart does not read (helm refuses a misspelt --set), resources free-form (Kubernetes' own type).
+// The generated values.yaml is its input, so the schema cannot miss a value.
+func valuesSchema(valuesYAML []byte) (File, error) {
+	var values map[string]any
+	if err := yaml.Unmarshal(valuesYAML, &values); err != nil {
+		return File{}, fmt.Errorf("values.yaml: %w", err)
+	}
+	schema := schemaOf("", values)
+	schema["$schema"] = "https://json-schema.org/draft-07/schema#"
+	schema["$comment"] = fmt.Sprintf(strings.TrimSpace(chartHeader[2:]), "values.yaml")
+	b, err := json.MarshalIndent(schema, "", "  ")
+	if err != nil {
+		return File{}, err
+	}
+	return File{Path: filepath.Join(ChartDir, "values.schema.json"), Content: append(b, '\n')}, nil
+}
+
+func schemaOf(key string, v any) map[string]any {
+	switch x := v.(type) {
+	case map[string]any:
+		if key == "resources" {
+			return map[string]any{"type": "object"}
+		}
+		props := map[string]any{}
+		for k, e := range x {
+			props[k] = schemaOf(k, e)
+		}
+		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	case bool:
+		return map[string]any{"type": "boolean"}
+	case float64:
+		return map[string]any{"type": "integer", "minimum": 0}
+	}
+	if key == "tag" {
+		return map[string]any{"type": []string{"string", "number"}} // --set image.tag=2 is a number
+	}
+	return map[string]any{"type": "string"}
 }
 
 // StaleChartFiles lists generated chart files on disk that Chart no longer writes.
