@@ -256,7 +256,7 @@ func inlinedSLIRule(t *testing.T) string {
 	exprs := map[string]string{}
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
-			if r.Record != "" && r.Labels["slo_name"] == rescaleSLO && r.Labels["slo_window"] == rescaleWindow {
+			if r.Record != "" && r.Labels["slo_name"] == rescaleSLO && r.Labels[slorules.LabelWindow] == rescaleWindow {
 				exprs[r.Record] = r.Expr
 			}
 		}
