@@ -172,9 +172,13 @@ func probeOwner(t *testing.T, lbAddr string, replicas []*tierCollector) *tierCol
 	rm.Resource().Attributes().PutStr("service.name", "checkout")
 	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
 	m.SetName("e2e.rescale.probe")
-	m.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.SetIntValue(1)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		// Stamped now: a point without a timestamp reaches Prometheus at 0, which it refuses (out of
+		// bounds) once any newer sample is in its head — a 400 the test then reports.
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 		exportQuiet(context.Background(), lbAddr, md)
 		time.Sleep(500 * time.Millisecond)
 		for _, r := range replicas {
