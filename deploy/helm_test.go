@@ -163,7 +163,6 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		{"direct with container insights", map[string]any{"agent": map[string]any{"direct": true, "containerInsights": true}}, "no overlay ships this combination"},
 		{"sidecar without its ServiceAccount", map[string]any{"sidecar": map[string]any{"enabled": true}}, "sidecar.serviceAccount: set"},
 		{"tls with lambda", map[string]any{"tls": map[string]any{"enabled": true}, "gateway": map[string]any{"lambda": map[string]any{"enabled": true}}}, "no overlay ships this combination"},
-		{"tls with the operator sidecar", map[string]any{"tls": map[string]any{"enabled": true}, "sidecar": map[string]any{"enabled": true, "serviceAccount": "app"}}, "the operator sidecar has no TLS overlay"},
 		{"misspelt value", map[string]any{"gateway": map[string]any{"slo": map[string]any{"replica": 3}}}, "at '/gateway/slo': additional properties 'replica' not allowed"},
 		{"image tag as a number is fine, a replica count as text is not", map[string]any{"image": map[string]any{"tag": 2}, "gateway": map[string]any{"slo": map[string]any{"replicas": "3"}}}, "at '/gateway/slo/replicas': got string, want integer"},
 		{"nothing enabled", map[string]any{"agent": map[string]any{"enabled": false}, "gateway": map[string]any{"enabled": false}}, "nothing to install"},

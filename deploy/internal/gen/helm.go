@@ -94,7 +94,9 @@ var ChartVariants = []ChartVariant{
 	{Overlay: "gateway-tls", Values: modes{gateway: true, tls: true}.values(),
 		cond: "and .Values.gateway.enabled (not .Values.gateway.lambda.enabled) (not .Values.incidents.slack) .Values.tls.enabled"},
 	{Overlay: "sidecar-operator", Values: modes{sidecar: true}.values(),
-		cond: ".Values.sidecar.enabled", Omit: sidecarDemo},
+		cond: "and .Values.sidecar.enabled (not .Values.tls.enabled)", Omit: sidecarDemo},
+	{Overlay: "sidecar-operator-tls", Values: modes{sidecar: true, tls: true}.values(),
+		cond: "and .Values.sidecar.enabled .Values.tls.enabled", Omit: sidecarDemo},
 }
 
 // certManagerGroup: objects of this API group (the tls option's Issuers and Certificates) render only with
@@ -695,9 +697,9 @@ sidecar:
   serviceAccount: ""   # required: the application pods' ServiceAccount, bound to the sidecar's Role
   resources:{{ yaml 4 (index . "sidecar.resources") }}
 
-# tls: OTLP from the agents to the gateway over TLS (the tls option: overlays/gateway-tls and agent-tls;
-# deploy/README.md "Secure install"; not together with containerInsights, gateway.lambda, incidents.slack or
-# sidecar, which have no TLS overlay). The agents verify the gateway with ca.crt of the ConfigMap
+# tls: OTLP from the agents and sidecars to the gateway over TLS (the tls option: overlays/gateway-tls, agent-tls,
+# sidecar-operator-tls; deploy/README.md "Secure install"; not together with containerInsights, gateway.lambda
+# or incidents.slack, which have no TLS overlay). The agents and sidecars verify the gateway with ca.crt of the ConfigMap
 # otelcol-sre-gateway-ca, which you create. certManager: cert-manager (installed first) issues the gateway's
 # certificate, its Issuers and Certificates are part of the release; false: create the Secret
 # otelcol-sre-gateway-tls yourself (cmd/gateway-certs).
