@@ -108,8 +108,6 @@ var ChartLeavesOut = map[string]string{
 	"amp-rules":   "ACK objects for the AMP workspace's rules and alert manager, installed once per workspace (deploy/README.md step 7)",
 	"sidecar":     "a container in the application's own Deployment, which a chart cannot patch (the chart's sidecar is the operator's)",
 	"sidecar-tls": "the same plain sidecar with the tls option",
-	// Landed after the chart's tls option; a variant (sidecar.enabled with tls.enabled) is for the chart's owner.
-	"sidecar-operator-tls": "the operator sidecar with the tls option: not in the chart yet (templates/checks.yaml refuses tls.enabled with sidecar.enabled)",
 }
 
 // Setting is one key of kustomize/settings/settings.env and the chart value that sets it.
