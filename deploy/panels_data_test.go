@@ -4,22 +4,16 @@
 package deploy_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/otelcol-sre/otelcol-sre/deploy/dashboards"
-	"github.com/otelcol-sre/otelcol-sre/internal/collectortest"
-	"github.com/otelcol-sre/otelcol-sre/internal/testenv"
+	"github.com/otelcol-sre/otelcol-sre/internal/promtest"
 )
 
 // recordedSeries are the series the cluster-health, Lambda and stuck-pods dashboards read, in the form they reach AMP:
@@ -128,10 +122,6 @@ const panelsSettingsRules = `groups:
 // (test/e2e TestK8sPodDiagnosticsSeriesInPrometheus runs the stuck-pods queries against the built binary's
 // own series too; here they also meet amp.yaml's cluster label and pods of several namespaces and nodes.)
 func TestClusterHealthLambdaAndStuckPodsPanelsReturnData(t *testing.T) {
-	promtool := testenv.LookPath(t, "promtool", "prometheus")
-	prometheus := testenv.LookPath(t, "prometheus", "prometheus")
-	dir := t.TempDir()
-
 	// Samples every minute for the last 30 minutes, ending now: rules evaluated now see them.
 	now := time.Now().Truncate(time.Second)
 	var om strings.Builder
@@ -143,34 +133,24 @@ func TestClusterHealthLambdaAndStuckPodsPanelsReturnData(t *testing.T) {
 			if s.counter {
 				v = s.v * float64(30-i)
 			}
-			fmt.Fprintf(&om, "%s %g %d\n", s.series, v, now.Add(-time.Duration(i)*time.Minute).Unix())
+			om.WriteString(promtest.OpenMetricsSample(s.series, v, now.Add(-time.Duration(i)*time.Minute)))
 		}
 	}
 	om.WriteString("# EOF\n")
-	input := filepath.Join(dir, "series.om")
-	data := filepath.Join(dir, "data")
-	if err := os.WriteFile(input, []byte(om.String()), 0o600); err != nil {
+
+	settings := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(settings, []byte(panelsSettingsRules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run(t, promtool, "tsdb", "create-blocks-from", "openmetrics", input, data)
-
-	settings := filepath.Join(dir, "settings.yaml")
 	lambdaRules, err := filepath.Abs("rules/lambda.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(settings, []byte(panelsSettingsRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files: [%q, %q]\n", settings, lambdaRules)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	base := startTestPrometheus(t, prometheus, config, data)
+	prom := promtest.Start(t, om.String(), settings, lambdaRules)
 
 	// The recording rules have evaluated once the memory cost exists.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(instantQuery(t, base, "lambda_function:memory_cost_usd:5m")) == 0 {
+	for len(prom.Query(t, "lambda_function:memory_cost_usd:5m", time.Now())) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("lambda_function:memory_cost_usd:5m not recorded within 30s")
 		}
@@ -187,7 +167,7 @@ func TestClusterHealthLambdaAndStuckPodsPanelsReturnData(t *testing.T) {
 			continue
 		}
 		checked++
-		if res := instantQuery(t, base, q.Expr); len(res) == 0 {
+		if res := prom.Query(t, q.Expr, time.Now()); len(res) == 0 {
 			t.Errorf("%s %q returns no data:\n%s", q.Dashboard, q.Panel, q.Expr)
 		}
 	}
@@ -200,75 +180,4 @@ func TestClusterHealthLambdaAndStuckPodsPanelsReturnData(t *testing.T) {
 func metricName(series string) string {
 	name, _, _ := strings.Cut(series, "{")
 	return name
-}
-
-func startTestPrometheus(t *testing.T, bin, config, data string) string {
-	t.Helper()
-	port := collectortest.FreePort(t)
-	logFile, err := os.Create(filepath.Join(filepath.Dir(config), "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data,
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port), "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		select {
-		case <-done:
-			log, _ := os.ReadFile(filepath.Join(filepath.Dir(config), "prometheus.log"))
-			t.Fatalf("prometheus exited during start-up:\n%s", log)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatalf("prometheus not ready at %s", base)
-	return ""
-}
-
-// instantQuery evaluates q now and returns the samples (vector) or the single scalar.
-func instantQuery(t *testing.T, base, q string) []json.RawMessage {
-	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	if body.Status != "success" {
-		t.Fatalf("query %s: %s", q, body.Error)
-	}
-	if body.Data.ResultType != "vector" {
-		return []json.RawMessage{body.Data.Result}
-	}
-	var vec []json.RawMessage
-	if err := json.Unmarshal(body.Data.Result, &vec); err != nil {
-		t.Fatal(err)
-	}
-	return vec
 }

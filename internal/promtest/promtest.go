@@ -4,7 +4,8 @@
 // Package promtest runs Debian's Prometheus on loopback for tests: over
 // samples backfilled with `promtool tsdb create-blocks-from openmetrics`,
 // with recording rules evaluated over that history by `promtool tsdb
-// create-blocks-from rules`, answering instant queries at any time.
+// create-blocks-from rules` or live by the server itself, answering instant
+// queries at any time.
 package promtest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,13 +32,15 @@ type Server struct {
 	URL    string
 	data   string
 	dir    string
+	config string
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 // Start backfills openMetrics (OpenMetrics text ending in "# EOF") into a
-// new TSDB and serves it until the test ends.
-func Start(tb testing.TB, openMetrics string) *Server {
+// new TSDB and serves it until the test ends. The server evaluates the rules
+// of ruleFiles (absolute paths) itself, every second, from its start.
+func Start(tb testing.TB, openMetrics string, ruleFiles ...string) *Server {
 	tb.Helper()
 	promtool := testenv.LookPath(tb, "promtool", "prometheus")
 	dir := tb.TempDir()
@@ -44,7 +48,18 @@ func Start(tb testing.TB, openMetrics string) *Server {
 	if err := os.WriteFile(om, []byte(openMetrics), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{data: filepath.Join(dir, "data"), dir: dir}
+	config := "global:\n  scrape_interval: 15s\n  evaluation_interval: 1s\n"
+	if len(ruleFiles) > 0 {
+		quoted := make([]string, len(ruleFiles))
+		for i, f := range ruleFiles {
+			quoted[i] = strconv.Quote(f)
+		}
+		config += "rule_files: [" + strings.Join(quoted, ", ") + "]\n"
+	}
+	s := &Server{data: filepath.Join(dir, "data"), dir: dir, config: filepath.Join(dir, "prometheus.yml")}
+	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	run(tb, promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", om, s.data)
 	s.start(tb)
 	tb.Cleanup(s.stop)
@@ -98,10 +113,6 @@ func run(tb testing.TB, name string, args ...string) {
 func (s *Server) start(tb testing.TB) {
 	tb.Helper()
 	prom := testenv.LookPath(tb, "prometheus", "prometheus")
-	cfg := filepath.Join(s.dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -109,7 +120,7 @@ func (s *Server) start(tb testing.TB) {
 	addr := l.Addr().String()
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+s.data,
+	cmd := exec.CommandContext(ctx, prom, "--config.file="+s.config, "--storage.tsdb.path="+s.data,
 		"--storage.tsdb.retention.time=10y", "--web.listen-address="+addr)
 	logPath := filepath.Join(s.dir, "prometheus.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -159,7 +170,8 @@ type Sample struct {
 	Value  float64
 }
 
-// Query runs an instant query at at and returns its samples.
+// Query runs an instant query at at and returns its samples; a scalar result
+// is one sample without labels.
 func (s *Server) Query(tb testing.TB, q string, at time.Time) []Sample {
 	tb.Helper()
 	v := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
@@ -172,10 +184,8 @@ func (s *Server) Query(tb testing.TB, q string, at time.Time) []Sample {
 		Status string `json:"status"`
 		Error  string `json:"error"`
 		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
@@ -184,8 +194,26 @@ func (s *Server) Query(tb testing.TB, q string, at time.Time) []Sample {
 	if body.Status != "success" {
 		tb.Fatalf("query %s: %s", q, body.Error)
 	}
-	out := make([]Sample, 0, len(body.Data.Result))
-	for _, r := range body.Data.Result {
+	type sample struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
+	}
+	var result []sample
+	switch body.Data.ResultType {
+	case "vector":
+		if err := json.Unmarshal(body.Data.Result, &result); err != nil {
+			tb.Fatalf("query %s: %v", q, err)
+		}
+	case "scalar":
+		result = []sample{{}}
+		if err := json.Unmarshal(body.Data.Result, &result[0].Value); err != nil {
+			tb.Fatalf("query %s: %v", q, err)
+		}
+	default:
+		tb.Fatalf("query %s: result type %q, want vector or scalar", q, body.Data.ResultType)
+	}
+	out := make([]Sample, 0, len(result))
+	for _, r := range result {
 		str, _ := r.Value[1].(string)
 		f, err := strconv.ParseFloat(str, 64)
 		if err != nil {
