@@ -1,15 +1,16 @@
 // Copyright otelcol-sre authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package promtest runs Debian's Prometheus on loopback for tests: over
-// samples backfilled with `promtool tsdb create-blocks-from openmetrics`,
-// with recording rules evaluated over that history by `promtool tsdb
-// create-blocks-from rules` or live by the server itself, answering instant
-// queries at any time.
+// Package promtest runs Debian's Prometheus on loopback for tests, with its
+// remote-write receiver on: over samples backfilled with `promtool tsdb
+// create-blocks-from openmetrics` (Start), with recording rules evaluated
+// over that history by `promtool tsdb create-blocks-from rules` or live by the
+// server itself; or empty, for collectors to write into (Live), stopped and
+// restarted on the same port and storage to model an outage. It answers
+// instant queries at any time.
 package promtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +35,30 @@ type Server struct {
 	data   string
 	dir    string
 	config string
-	cancel context.CancelFunc
+	cmd    *exec.Cmd
 	done   chan struct{}
+}
+
+// newServer prepares a server with config (prometheus.yml's text) and an
+// empty storage directory.
+func newServer(tb testing.TB, config string) *Server {
+	tb.Helper()
+	dir := tb.TempDir()
+	s := &Server{data: filepath.Join(dir, "data"), dir: dir, config: filepath.Join(dir, "prometheus.yml")}
+	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// Live starts Prometheus over an empty storage with config (prometheus.yml's
+// text) until the test ends.
+func Live(tb testing.TB, config string) *Server {
+	tb.Helper()
+	s := newServer(tb, config)
+	s.Restart(tb)
+	tb.Cleanup(s.Stop)
+	return s
 }
 
 // Start backfills openMetrics (OpenMetrics text ending in "# EOF") into a
@@ -43,11 +67,6 @@ type Server struct {
 func Start(tb testing.TB, openMetrics string, ruleFiles ...string) *Server {
 	tb.Helper()
 	promtool := testenv.LookPath(tb, "promtool", "prometheus")
-	dir := tb.TempDir()
-	om := filepath.Join(dir, "samples.om")
-	if err := os.WriteFile(om, []byte(openMetrics), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 	config := "global:\n  scrape_interval: 15s\n  evaluation_interval: 1s\n"
 	if len(ruleFiles) > 0 {
 		quoted := make([]string, len(ruleFiles))
@@ -56,13 +75,14 @@ func Start(tb testing.TB, openMetrics string, ruleFiles ...string) *Server {
 		}
 		config += "rule_files: [" + strings.Join(quoted, ", ") + "]\n"
 	}
-	s := &Server{data: filepath.Join(dir, "data"), dir: dir, config: filepath.Join(dir, "prometheus.yml")}
-	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
+	s := newServer(tb, config)
+	om := filepath.Join(s.dir, "samples.om")
+	if err := os.WriteFile(om, []byte(openMetrics), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	run(tb, promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", om, s.data)
-	s.start(tb)
-	tb.Cleanup(s.stop)
+	s.Restart(tb)
+	tb.Cleanup(s.Stop)
 	return s
 }
 
@@ -94,13 +114,13 @@ func (s *Server) BackfillRules(tb testing.TB, ruleFile string, start, end time.T
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.stop()
+	s.Stop()
 	for _, b := range blocks {
 		if err := os.Rename(filepath.Join(out, b.Name()), filepath.Join(s.data, b.Name())); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	s.start(tb)
+	s.Restart(tb)
 }
 
 func run(tb testing.TB, name string, args ...string) {
@@ -110,58 +130,77 @@ func run(tb testing.TB, name string, args ...string) {
 	}
 }
 
-func (s *Server) start(tb testing.TB) {
+// LogPath is the file Prometheus logs to (warnings and errors), across restarts.
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "prometheus.log") }
+
+// Restart starts the stopped server again on its port and storage (the first
+// start picks a free loopback port) and waits until it is ready.
+func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
 	prom := testenv.LookPath(tb, "prometheus", "prometheus")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if s.URL == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s.URL = "http://" + l.Addr().String()
+		l.Close()
+	}
+	logFile, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prom, "--config.file="+s.config, "--storage.tsdb.path="+s.data,
-		"--storage.tsdb.retention.time=10y", "--web.listen-address="+addr)
-	logPath := filepath.Join(s.dir, "prometheus.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	defer logFile.Close()
+	cmd := exec.Command(prom, "--config.file="+s.config, "--storage.tsdb.path="+s.data,
+		"--storage.tsdb.retention.time=10y", "--web.listen-address="+strings.TrimPrefix(s.URL, "http://"),
+		"--web.enable-remote-write-receiver", "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		cancel()
+		logFile.Close()
 		tb.Fatal(err)
 	}
-	s.URL, s.cancel, s.done = "http://"+addr, cancel, make(chan struct{})
+	s.cmd, s.done = cmd, make(chan struct{})
 	go func(done chan struct{}) {
 		_ = cmd.Wait()
+		logFile.Close()
 		close(done)
 	}(s.done)
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/-/ready")
-		if err == nil {
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(s.URL + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
-			logs, _ := os.ReadFile(logPath)
-			tb.Fatalf("prometheus did not become ready: %v\n%s", err, logs)
+		select {
+		case <-s.done:
+			logs, _ := os.ReadFile(s.LogPath())
+			tb.Fatalf("prometheus exited during start-up:\n%s", logs)
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
+	tb.Fatalf("prometheus not ready at %s after 60s", s.URL)
 }
 
-func (s *Server) stop() {
-	if s.cancel != nil {
-		s.cancel()
-		<-s.done
-		s.cancel = nil
+// Stop ends Prometheus with SIGTERM, so that it writes its head out, and
+// waits; after 30 s it kills its process group.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
 	}
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+	s.cmd = nil
 }
 
 // Sample is one series of an instant query's result.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,16 +32,16 @@ func TestAgentRemoteWriteStoresTheSameSeriesAsContrib(t *testing.T) {
 		out := map[string]string{}
 		for _, s := range prom.query(t, `{instance="`+instance+`"}`) {
 			// The instance is what tells the two apart (resource_to_telemetry_conversion copies it as a label too).
-			s.Metric["instance"] = "X"
-			if _, ok := s.Metric["service_instance_id"]; ok {
-				s.Metric["service_instance_id"] = "X"
+			s.Labels["instance"] = "X"
+			if _, ok := s.Labels["service_instance_id"]; ok {
+				s.Labels["service_instance_id"] = "X"
 			}
-			keys := slices.Sorted(maps.Keys(s.Metric))
+			keys := slices.Sorted(maps.Keys(s.Labels))
 			var b strings.Builder
 			for _, k := range keys {
-				b.WriteString(k + "=" + s.Metric[k] + ",")
+				b.WriteString(k + "=" + s.Labels[k] + ",")
 			}
-			out[b.String()] = s.Value[1].(string)
+			out[b.String()] = strconv.FormatFloat(s.Value, 'g', -1, 64)
 		}
 		return out
 	}

@@ -91,7 +91,7 @@ func TestClusterHealthSeriesInPrometheus(t *testing.T) {
 	waitForData(t, prom, `otelcol_exporter_queue_size{k8s_pod_name="otelcol-sre-e2e"}`, 60*time.Second, proc)
 	time.Sleep(15 * time.Second) // the dead exporter's queue fills, its retries give up
 	for _, s := range prom.query(t, `count by (__name__) ({__name__=~"otelcol_.*", k8s_pod_name="otelcol-sre-e2e"})`) {
-		t.Logf("self-telemetry series: %s", s.Metric["__name__"])
+		t.Logf("self-telemetry series: %s", s.Labels["__name__"])
 	}
 	for _, q := range []string{
 		`max(k8s_node_condition_ready{k8s_node_name="` + node.Name + `"}) == 0`,
@@ -107,7 +107,7 @@ func TestClusterHealthSeriesInPrometheus(t *testing.T) {
 	}
 	for _, name := range []string{"k8s_node_condition_ready", "k8s_job_failed_pods", "otelcol_exporter_queue_size"} {
 		for _, s := range prom.query(t, name) {
-			t.Logf("%s %v", name, s.Metric)
+			t.Logf("%s %v", name, s.Labels)
 			break
 		}
 	}

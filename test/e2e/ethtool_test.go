@@ -61,7 +61,7 @@ func TestEthtoolReceiverSeriesInPrometheus(t *testing.T) {
 	}
 	var names []string
 	for _, s := range prom.query(t, `count by (__name__) ({device="e2e0"})`) {
-		names = append(names, s.Metric["__name__"])
+		names = append(names, s.Labels["__name__"])
 	}
 	sort.Strings(names)
 	t.Logf("ethtool series for e2e0: %v", names)

@@ -82,7 +82,7 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	}
 	// The names the receiver's series get through remote write (deploy/configs/amp.yaml's translation).
 	for _, s := range prom.query(t, `{__name__=~"k8s_pod_diagnosis.*",`+pods+`}`) {
-		t.Logf("receiver series: %v", s.Metric)
+		t.Logf("receiver series: %v", s.Labels)
 	}
 	if got := prom.waitScalar(t, `count(k8s_pod_diagnosis_duration{`+pods+`,reason="Unschedulable"} > 0)`, 1, 10*time.Second); got != 1 {
 		t.Errorf("no k8s_pod_diagnosis_duration of the pod: %v", prom.query(t, `{__name__=~"k8s_pod_diagnosis.*"}`))
@@ -93,7 +93,7 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 		if got := prom.waitScalar(t, `count(`+metric+`{`+pods+`})`, 1, 30*time.Second); got != 1 {
 			t.Fatalf("%s of the pod: %v series, want 1", metric, got)
 		}
-		for k := range prom.query(t, metric+`{`+pods+`}`)[0].Metric {
+		for k := range prom.query(t, metric+`{`+pods+`}`)[0].Labels {
 			if strings.HasPrefix(k, "k8s_pod_diagnosis") {
 				t.Errorf("%s carries the diagnosis label %s (metrics get none)", metric, k)
 			}
@@ -102,10 +102,10 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 	// The join the READMEs show: the diagnosis and Kubernetes' message next to the pod's own metric.
 	join := `e2e_pod_heartbeat{` + pods + `} * on (k8s_namespace_name, k8s_pod_name) group_left (reason, message) k8s_pod_diagnosis{stuck="true"}`
 	joined := prom.query(t, join)
-	if len(joined) != 1 || joined[0].Metric["reason"] != "Unschedulable" || !strings.Contains(joined[0].Metric["message"], "Insufficient cpu") {
+	if len(joined) != 1 || joined[0].Labels["reason"] != "Unschedulable" || !strings.Contains(joined[0].Labels["message"], "Insufficient cpu") {
 		t.Errorf("%s\n= %v, want one series with reason Unschedulable and the scheduler's message", join, joined)
 	} else {
-		t.Logf("joined: %v", joined[0].Metric)
+		t.Logf("joined: %v", joined[0].Labels)
 	}
 
 	// The stuck-pods alert rules: exactly PodUnschedulable selects the pod.
@@ -129,7 +129,7 @@ func TestK8sPodDiagnosticsSeriesInPrometheus(t *testing.T) {
 			if want := r.Alert == "PodUnschedulable"; (len(got) == 1) != want || len(got) > 1 {
 				t.Errorf("alert %s selects %v (want the pod: %v)", r.Alert, got, want)
 			} else if want {
-				t.Logf("alert %s selects %v", r.Alert, got[0].Metric)
+				t.Logf("alert %s selects %v", r.Alert, got[0].Labels)
 			}
 		}
 	}
@@ -282,8 +282,8 @@ func TestK8sPodDiagnosisSeriesIdentity(t *testing.T) {
 	if len(series) != 1 {
 		t.Fatalf("the counter was cut into %d series across the state changes: %v", len(series), series)
 	}
-	t.Logf("counter series: %v", series[0].Metric)
-	for k := range series[0].Metric {
+	t.Logf("counter series: %v", series[0].Labels)
+	for k := range series[0].Labels {
 		if strings.HasPrefix(k, "k8s_pod_diagnosis") {
 			t.Errorf("the counter carries diagnosis label %s (metrics get none by default)", k)
 		}
@@ -330,7 +330,7 @@ func TestK8sPodDiagnosisLeaderElection(t *testing.T) {
 	recent := func(window string) map[string][]string {
 		byPod := map[string][]string{}
 		for _, s := range prom.query(t, `count by (k8s_pod_name, collector) (count_over_time(`+sel+`[`+window+`]))`) {
-			byPod[s.Metric["k8s_pod_name"]] = append(byPod[s.Metric["k8s_pod_name"]], s.Metric["collector"])
+			byPod[s.Labels["k8s_pod_name"]] = append(byPod[s.Labels["k8s_pod_name"]], s.Labels["collector"])
 		}
 		return byPod
 	}

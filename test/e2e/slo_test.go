@@ -85,7 +85,7 @@ func TestSLOProcessorSeriesInPrometheusAndEMF(t *testing.T) {
 	}
 	var names []string
 	for _, s := range prom.query(t, `count by (__name__) ({__name__=~"slo_.*"})`) {
-		names = append(names, s.Metric["__name__"])
+		names = append(names, s.Labels["__name__"])
 	}
 	sort.Strings(names)
 	t.Logf("SLO series in Prometheus: %v", names)

@@ -9,9 +9,7 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +156,7 @@ func TestSLORescale(t *testing.T) {
 		}
 	}
 	if n := scrapeSum(t, prom.url()+"/metrics", "prometheus_http_requests_total", `code="400"`, `handler="/api/v1/write"`); n > 0 {
-		log, _ := os.ReadFile(filepath.Join(filepath.Dir(prom.config), "prometheus.log"))
+		log, _ := os.ReadFile(prom.LogPath())
 		t.Errorf("Prometheus refused %v remote-write requests (HTTP 400):\n%s", n, log)
 	}
 }
@@ -225,14 +223,14 @@ func measureRescale(t *testing.T, prom *prometheusServer, ticks []rescaleTick, m
 	for at := move.Add(-15 * time.Second).Truncate(rescaleEval); !at.After(end); at = at.Add(rescaleEval) {
 		row := rescaleRow{at: at, inStream: map[string]float64{}}
 		row.exact, _ = truthSLI(ticks, at, w)
-		for _, s := range prom.queryAt(t, `slo_sli`+sel, at) {
-			row.inStream[s.Metric["instance"]] = sampleValue(t, s)
+		for _, s := range prom.Query(t, `slo_sli`+sel, at) {
+			row.inStream[s.Labels["instance"]] = s.Value
 		}
-		if res := prom.queryAt(t, `slo:sli`+sel, at); len(res) == 1 {
-			row.recorded, row.hasRecorded = sampleValue(t, res[0]), true
+		if res := prom.Query(t, `slo:sli`+sel, at); len(res) == 1 {
+			row.recorded, row.hasRecorded = res[0].Value, true
 		}
-		if res := prom.queryAt(t, complete, at); len(res) == 1 {
-			row.complete, row.hasComplete = sampleValue(t, res[0]), true
+		if res := prom.Query(t, complete, at); len(res) == 1 {
+			row.complete, row.hasComplete = res[0].Value, true
 		}
 		row.lagLo, row.lagHi = math.Inf(1), math.Inf(-1)
 		for d := time.Duration(0); d <= ruleLag; d += time.Second {
@@ -273,15 +271,6 @@ func inlinedSLIRule(t *testing.T) string {
 		t.Fatalf("%s: cannot inline the %s %s rule: %q", sloEventsRules(), rescaleSLO, rescaleWindow, expr)
 	}
 	return expr
-}
-
-func sampleValue(t *testing.T, s promSample) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s.Value[1].(string), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // shown is the in-stream value a dashboard or an alert reads: the largest of the replicas' (max by).
